@@ -1,0 +1,208 @@
+"""Configuration: a TOML file for settings, the environment for overrides and secrets.
+
+Why pydantic-settings: it reads TOML and ``MENTORBOT_...`` variables with one typed model, and its
+validation errors name the key, which we turn into a one-line message and exit code 2.
+Tokens are read from the environment only; a token written into the TOML file is refused so it
+never ends up in a repository, and ``SecretStr`` keeps it out of reprs and logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+log = logging.getLogger(__name__)
+
+TOKEN_KEYS = frozenset(
+    {"slack_bot_token", "slack_app_token", "slack_signing_secret", "discord_token"}
+)
+QUIET_HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+def validate_timezone(name: str) -> str:
+    """Return ``name`` if it is an IANA zone this machine knows, else raise ValueError."""
+    if not name or name != name.strip() or name.startswith("/") or ".." in name:
+        raise ValueError(f"{name!r} is not an IANA timezone such as Europe/Berlin")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not an IANA timezone such as Europe/Berlin") from exc
+    if name not in available_timezones() and name != "UTC":
+        raise ValueError(f"{name!r} is not an IANA timezone such as Europe/Berlin")
+    return name
+
+
+class CommunityDefaults(BaseModel):
+    """Per-community settings. These are the defaults; organizers override them per community."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_timezone: str = "UTC"
+    request_limit: int = Field(3, ge=1, le=20)
+    intros_channel: str = ""
+    mentors_channel: str = ""
+    announce_requests: bool = False
+    organizer_channel: str = ""
+    organizer_group: str = ""
+    synonyms: dict[str, str] = Field(
+        default_factory=lambda: {
+            "js": "javascript",
+            "ts": "typescript",
+            "py": "python",
+            "ml": "machine learning",
+            "ai": "artificial intelligence",
+            "k8s": "kubernetes",
+            "ux": "user experience",
+            "career": "career growth",
+        }
+    )
+    min_notice_hours: int = Field(24, ge=0, le=24 * 30)
+    quiet_hours: str = "22:00-08:00"
+    request_nudge_hours: int = Field(48, ge=1, le=24 * 30)
+    request_release_hours: int = Field(72, ge=1, le=24 * 60)
+    agenda_reminder_hours: int = Field(48, ge=1, le=24 * 30)
+    mentor_reminder_hours: int = Field(24, ge=1, le=24 * 30)
+    both_reminder_minutes: int = Field(60, ge=5, le=24 * 60)
+    followup_days: int = Field(7, ge=1, le=90)
+    outcome_days: int = Field(30, ge=1, le=365)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return validate_timezone(value)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        if value and not QUIET_HOURS.match(value):
+            raise ValueError("use HH:MM-HH:MM, e.g. 22:00-08:00, or an empty string for none")
+        return value
+
+    @field_validator("synonyms")
+    @classmethod
+    def _synonyms(cls, value: dict[str, str]) -> dict[str, str]:
+        return {k.strip().lower(): v.strip().lower() for k, v in value.items() if k.strip()}
+
+
+class StorageSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = "sqlite+aiosqlite:///mentorbot.db"
+    """SQLAlchemy URL: ``sqlite+aiosqlite:///file.db`` or ``postgresql+asyncpg://...``."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
+        return value
+
+
+class NudgeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sweep_seconds: float = Field(30.0, gt=0, le=3600)
+    max_attempts: int = Field(6, ge=1, le=50)
+    batch_size: int = Field(500, ge=1, le=10_000)
+    claim_timeout_seconds: float = Field(300.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MENTORBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+    config_file: ClassVar[Path | None] = None
+
+    log_level: str = "INFO"
+    community: CommunityDefaults = Field(default_factory=CommunityDefaults)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    nudges: NudgeSettings = Field(default_factory=NudgeSettings)
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    discord_token: SecretStr | None = None
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.config_file))
+        return tuple(sources)
+
+    @property
+    def platform(self) -> str:
+        """Which adapter these settings ask for: slack, discord or the console."""
+        if self.slack_bot_token is not None:
+            return "slack"
+        if self.discord_token is not None:
+            return "discord"
+        return "console"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for a person: which key, and what is wrong."""
+
+
+def load_settings(path: Path | None, **overrides: Any) -> Settings:
+    """Read settings from ``path`` (if given) and the environment; raise ConfigError if bad."""
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        leaked = sorted(TOKEN_KEYS.intersection(raw))
+        if leaked:
+            raise ConfigError(
+                f"{leaked[0]}: tokens are read from the environment only "
+                f"(MENTORBOT_{leaked[0].upper()}); remove it from {path}"
+            )
+    settings_cls = type("FileSettings", (Settings,), {"config_file": path})
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: the dotted key and pydantic's reason, never the offending value."""
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        reason = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            reason = "unknown key (see config.example.toml for the keys there are)"
+        lines.append(f"{key}: {reason}")
+    return "; ".join(lines)

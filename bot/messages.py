@@ -1,0 +1,300 @@
+"""The neutral message model: what the core says, before any platform renders it.
+
+Why a model and not strings: each platform renders mentions, local times, buttons and forms its
+own way, and user text must never become markup. So a message is a sequence of typed segments:
+
+* :class:`Plain` is text written by a *user*; adapters escape it (no pings, no links, no markup).
+* :class:`Notice` is text written by the bot itself (safe, may use **bold** via :class:`Strong`).
+* :class:`Mention` is bound to a member reference; it pings only when ``ping`` is true.
+* :class:`Moment` is a point in time, rendered in the reader's local time
+  (Slack ``<!date^...>``, Discord ``<t:...>``, the console with the reader's zone).
+
+Choices are buttons that always carry the typed command they stand for, so a text-only adapter
+shows "type ``accept 12``" and a click after a restart still works: all state is in the database.
+Forms are typed fields that Slack and Discord render as modals and the console as prompts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+log = logging.getLogger(__name__)
+
+#: Both Slack (action_id 255) and Discord (custom_id 100) carry this many characters at least.
+MAX_CHOICE_COMMAND = 90
+CHOICE_PREFIX = "mb:"
+
+
+@dataclass(frozen=True)
+class MemberAddress:
+    """How an adapter reaches a member: the platform's own user id, plus a display name."""
+
+    platform_user_id: str
+    display_name: str
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Bot-authored text. Still escaped by adapters, but never treated as user content."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Strong:
+    """Bot-authored text shown in bold where the platform can."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Plain:
+    """User-authored text: data, never markup. Adapters escape it completely."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A block of user-authored text shown as a quotation (e.g. the context of a request)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A member reference. ``ping`` says whether the core intends a real notification."""
+
+    member: MemberAddress
+    ping: bool = False
+
+
+class MomentStyle(Enum):
+    DATE_TIME = "date_time"
+    DATE = "date"
+    TIME = "time"
+    RELATIVE = "relative"
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A point in time. ``reader_timezone`` is used for text fallbacks (console, notifications)."""
+
+    at: datetime
+    reader_timezone: str = "UTC"
+    style: MomentStyle = MomentStyle.DATE_TIME
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError("Moment needs a timezone-aware datetime")
+
+    def fallback_text(self) -> str:
+        """The time as a reader in ``reader_timezone`` would like to read it, e.g. 'Tue 3 Dec 18:30 CET'."""
+        local = self.at.astimezone(ZoneInfo(self.reader_timezone))
+        if self.style is MomentStyle.DATE:
+            return f"{local:%a} {local.day} {local:%b %Y}"
+        if self.style is MomentStyle.TIME:
+            return f"{local:%H:%M} {local.tzname()}"
+        return f"{local:%a} {local.day} {local:%b %Y} {local:%H:%M} {local.tzname()}"
+
+
+@dataclass(frozen=True)
+class LineBreak:
+    """Starts a new line."""
+
+
+Segment = Notice | Strong | Plain | Quote | Mention | Moment | LineBreak
+
+
+class ChoiceStyle(Enum):
+    DEFAULT = "default"
+    PRIMARY = "primary"
+    DANGER = "danger"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button. ``command`` is the typed command it stands for (e.g. ``accept 12``)."""
+
+    label: str
+    command: str
+    style: ChoiceStyle = ChoiceStyle.DEFAULT
+
+    def __post_init__(self) -> None:
+        if len(self.command) > MAX_CHOICE_COMMAND:
+            raise ValueError(f"choice command too long for platforms: {self.command!r}")
+
+    @property
+    def custom_id(self) -> str:
+        """The id a platform button carries; decoding it needs no in-memory state."""
+        return CHOICE_PREFIX + self.command
+
+
+def command_from_custom_id(custom_id: str) -> str | None:
+    """The typed command behind a button id, or None for ids that are not ours."""
+    if custom_id.startswith(CHOICE_PREFIX):
+        return custom_id[len(CHOICE_PREFIX) :]
+    return None
+
+
+class FieldKind(Enum):
+    SHORT_TEXT = "short_text"
+    LONG_TEXT = "long_text"
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input of a form; Slack and Discord render these as modal inputs."""
+
+    name: str
+    label: str
+    kind: FieldKind = FieldKind.SHORT_TEXT
+    required: bool = True
+    max_length: int = 200
+    min_length: int = 0
+    placeholder: str = ""
+    initial: str = ""
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Form:
+    """A form; submitting it runs ``command`` with the field values as labelled arguments."""
+
+    title: str
+    command: str
+    fields: tuple[FormField, ...]
+    submit_label: str = "Submit"
+
+    def __post_init__(self) -> None:
+        if len(self.command) > MAX_CHOICE_COMMAND:
+            raise ValueError(f"form command too long for platforms: {self.command!r}")
+        if len(self.fields) > 5:
+            # Discord modals hold at most five inputs.
+            raise ValueError("a form holds at most five fields")
+
+
+class Visibility(Enum):
+    """Who sees a reply to a command: only the caller (ephemeral) or the whole channel."""
+
+    PRIVATE = "private"
+    PUBLIC = "public"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message: text segments, optional buttons, optional form to open."""
+
+    segments: tuple[Segment, ...]
+    choices: tuple[Choice, ...] = ()
+    form: Form | None = None
+    visibility: Visibility = Visibility.PRIVATE
+
+    def plain_text(self) -> str:
+        """A text rendering without any markup, for logs, tests and text-only fallbacks."""
+        return render_plain(self.segments)
+
+    def pinged(self) -> tuple[MemberAddress, ...]:
+        """The members this message is meant to notify."""
+        return tuple(s.member for s in self.segments if isinstance(s, Mention) and s.ping)
+
+
+def render_plain(segments: Iterable[Segment]) -> str:
+    """Render segments as plain text (the console and tests use this)."""
+    out: list[str] = []
+    for seg in segments:
+        if isinstance(seg, Notice | Strong | Plain):
+            out.append(seg.text)
+        elif isinstance(seg, Quote):
+            out.append("\n".join("> " + line for line in seg.text.splitlines() or [""]))
+        elif isinstance(seg, Mention):
+            out.append("@" + seg.member.display_name)
+        elif isinstance(seg, Moment):
+            out.append(seg.fallback_text())
+        elif isinstance(seg, LineBreak):
+            out.append("\n")
+    return "".join(out)
+
+
+class MessageBuilder:
+    """Small helper so flows read like sentences: ``msg.say("Hi ").mention(m).user_text(x)``."""
+
+    def __init__(self) -> None:
+        self._segments: list[Segment] = []
+        self._choices: list[Choice] = []
+
+    def say(self, text: str) -> MessageBuilder:
+        self._segments.append(Notice(text))
+        return self
+
+    def strong(self, text: str) -> MessageBuilder:
+        self._segments.append(Strong(text))
+        return self
+
+    def user_text(self, text: str) -> MessageBuilder:
+        self._segments.append(Plain(text))
+        return self
+
+    def quote(self, text: str) -> MessageBuilder:
+        self._segments.append(LineBreak())
+        self._segments.append(Quote(text))
+        self._segments.append(LineBreak())
+        return self
+
+    def mention(self, member: MemberAddress, *, ping: bool = False) -> MessageBuilder:
+        self._segments.append(Mention(member, ping))
+        return self
+
+    def moment(
+        self, at: datetime, reader_timezone: str, style: MomentStyle = MomentStyle.DATE_TIME
+    ) -> MessageBuilder:
+        self._segments.append(Moment(at, reader_timezone, style))
+        return self
+
+    def line(self, text: str = "") -> MessageBuilder:
+        if self._segments:
+            self._segments.append(LineBreak())
+        if text:
+            self._segments.append(Notice(text))
+        return self
+
+    def choice(
+        self, label: str, command: str, style: ChoiceStyle = ChoiceStyle.DEFAULT
+    ) -> MessageBuilder:
+        self._choices.append(Choice(label, command, style))
+        return self
+
+    def extend(self, segments: Sequence[Segment]) -> MessageBuilder:
+        self._segments.extend(segments)
+        return self
+
+    def build(
+        self, *, visibility: Visibility = Visibility.PRIVATE, form: Form | None = None
+    ) -> Message:
+        return Message(tuple(self._segments), tuple(self._choices), form, visibility)
+
+
+def text(message: str, *, visibility: Visibility = Visibility.PRIVATE) -> Message:
+    """A one-line bot message."""
+    return Message((Notice(message),), visibility=visibility)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the caller of a command sees, in order."""
+
+    messages: tuple[Message, ...] = field(default_factory=tuple)
+
+    @staticmethod
+    def of(*messages: Message) -> Reply:
+        return Reply(tuple(messages))
+
+    def plain_text(self) -> str:
+        return "\n".join(m.plain_text() for m in self.messages)

@@ -1,0 +1,235 @@
+"""Time handling for people: zones, weekly availability windows, pause dates, waking hours.
+
+Everything is timezone-aware: a window is in the mentor's own zone, a member's waking hours in
+theirs, and overlaps are computed on real instants of the coming week, so daylight-saving
+changes and zones with half-hour offsets come out right.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import dateparser
+
+from bot.config import QUIET_HOURS, validate_timezone
+from bot.domain import WEEKDAYS, Window
+from bot.errors import UserError
+
+log = logging.getLogger(__name__)
+
+_DAY_NAMES = {
+    **{d.lower(): i for i, d in enumerate(WEEKDAYS)},
+    **{
+        name: i
+        for i, name in enumerate(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        )
+    },
+    "tues": 1,
+    "wednes": 2,
+    "thur": 3,
+    "thurs": 3,
+}
+_TIME = r"(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?"
+_WINDOW = re.compile(
+    rf"^(?P<days>[a-z]+(?:\s*-\s*[a-z]+)?)\s+(?P<start>{_TIME})\s*(?:-|–|to)\s*(?P<end>{_TIME})$",
+    re.IGNORECASE,
+)
+
+
+def parse_timezone(text: str) -> str:
+    """An IANA zone name from what a person typed ("europe/berlin" works too)."""
+    name = text.strip()
+    try:
+        return validate_timezone(name)
+    except ValueError:
+        pass
+    lowered = {z.lower(): z for z in _all_zones()}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    raise UserError(
+        f"I don't know the timezone “{name[:60]}”.",
+        "Use an IANA name such as Europe/Berlin, America/New_York or Asia/Kolkata.",
+    )
+
+
+def _all_zones() -> Iterable[str]:
+    from zoneinfo import available_timezones
+
+    return available_timezones()
+
+
+def _clock(hour: str, minute: str | None, ampm: str | None, *, is_end: bool) -> time:
+    h = int(hour)
+    m = int(minute or 0)
+    if ampm:
+        if not 1 <= h <= 12:
+            raise ValueError
+        h = h % 12 + (12 if ampm.lower() == "pm" else 0)
+    if is_end and h == 24 and m == 0:
+        return time(23, 59)
+    if not (0 <= h <= 23 and 0 <= m <= 59):
+        raise ValueError
+    return time(h, m)
+
+
+def _days(spec: str) -> list[int]:
+    parts = [p.strip().lower() for p in spec.split("-")]
+    try:
+        indices = [_DAY_NAMES[p] for p in parts]
+    except KeyError:
+        raise ValueError from None
+    if len(indices) == 1:
+        return indices
+    first, last = indices
+    if last < first:
+        last += 7
+    return [d % 7 for d in range(first, last + 1)]
+
+
+def parse_windows(text: str) -> tuple[Window, ...]:
+    """Parse "Tue 18:00-20:00, Sat 10:00-12:00" (also "Mon-Fri 7pm-9pm") into windows."""
+    windows: list[Window] = []
+    for raw in re.split(r"[,;\n]+", text):
+        chunk = raw.strip()
+        if not chunk:
+            continue
+        match = _WINDOW.match(chunk)
+        example = "Please write windows like “Tue 18:00-20:00, Sat 10:00-12:00”."
+        if not match:
+            raise UserError(f"I can't read the availability window “{chunk[:60]}”.", example)
+        try:
+            days = _days(match["days"])
+            start = _clock(match[3], match[4], match[5], is_end=False)
+            end = _clock(match[7], match[8], match[9], is_end=True)
+        except ValueError:
+            raise UserError(f"I can't read the availability window “{chunk[:60]}”.", example) from None
+        if end <= start:
+            raise UserError(
+                f"The window “{chunk[:60]}” ends before it starts.",
+                "Windows can't cross midnight: split it in two, e.g. “Fri 22:00-23:59, Sat 00:00-01:00”.",
+            )
+        windows.extend(Window(day, start, end) for day in days)
+    if len(windows) > 28:
+        raise UserError("That is more than 28 weekly windows.", "Please merge some of them.")
+    return tuple(sorted(set(windows)))
+
+
+def describe_windows(windows: Sequence[Window], zone: str) -> str:
+    if not windows:
+        return "no weekly windows yet"
+    return ", ".join(str(w) for w in windows) + f" ({zone})"
+
+
+def parse_quiet_hours(text: str) -> str:
+    value = text.strip()
+    if value.lower() in {"off", "none", ""}:
+        return ""
+    if not QUIET_HOURS.match(value):
+        raise UserError(
+            f"I can't read the quiet hours “{value[:40]}”.", "Please write them as 22:00-08:00."
+        )
+    return value
+
+
+def parse_until(text: str, zone: str, now: datetime) -> datetime:
+    """A future moment from "2026-12-01", "in 2 weeks", "next monday" in the person's zone."""
+    value = text.strip()
+    if not value:
+        raise UserError("Until when?", "Write a date such as 2026-12-01 or “in 2 weeks”.")
+    local_now = now.astimezone(ZoneInfo(zone))
+    parsed = dateparser.parse(
+        value,
+        settings={
+            "TIMEZONE": zone,
+            "RETURN_AS_TIMEZONE_AWARE": True,
+            "PREFER_DATES_FROM": "future",
+            "RELATIVE_BASE": local_now.replace(tzinfo=None),
+        },
+    )
+    if parsed is None:
+        raise UserError(
+            f"I can't read the date “{value[:60]}”.", "Write a date such as 2026-12-01 or “in 2 weeks”."
+        )
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        # A bare date means "until the start of that day" in the person's zone.
+        day = date.fromisoformat(value)
+        parsed = datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(zone))
+    result = parsed.astimezone(UTC)
+    if result <= now:
+        raise UserError("That date is in the past.", "Please pick a date in the future.")
+    return result
+
+
+def local_date(at: datetime, zone: str) -> str:
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local:%a} {local.day} {local:%b %Y}"
+
+
+def waking_hours(quiet_hours: str) -> tuple[time, time]:
+    """The complement of quiet hours ("22:00-08:00" → 08:00 to 22:00)."""
+    if not quiet_hours:
+        return time(0, 0), time(23, 59)
+    start, end = quiet_hours.split("-")
+    quiet_start = time.fromisoformat(start)
+    quiet_end = time.fromisoformat(end)
+    return quiet_end, quiet_start
+
+
+def _week_intervals(
+    windows: Sequence[Window], zone: str, week_start: date
+) -> list[tuple[datetime, datetime]]:
+    tz = ZoneInfo(zone)
+    out = []
+    for w in windows:
+        day = week_start + timedelta(days=(w.weekday - week_start.weekday()) % 7)
+        start = datetime.combine(day, w.start, tzinfo=tz).astimezone(UTC)
+        end = datetime.combine(day, w.end, tzinfo=tz).astimezone(UTC)
+        out.append((start, end))
+    return out
+
+
+def overlap_with_waking_hours(
+    windows: Sequence[Window],
+    mentor_zone: str,
+    member_zone: str,
+    quiet_hours: str,
+    now: datetime,
+) -> tuple[timedelta, list[datetime]]:
+    """How much of the mentor's coming week falls in the member's waking hours.
+
+    Returns the total overlap and the start of each overlapping stretch (in UTC), which the
+    caller describes in the member's own words ("evenings").
+    """
+    week_start = now.astimezone(ZoneInfo(mentor_zone)).date()
+    intervals = _week_intervals(windows, mentor_zone, week_start)
+    wake_from, wake_to = waking_hours(quiet_hours)
+    member_tz = ZoneInfo(member_zone)
+    total = timedelta(0)
+    starts: list[datetime] = []
+    for start, end in intervals:
+        first_day = start.astimezone(member_tz).date() - timedelta(days=1)
+        for offset in range(3):
+            day = first_day + timedelta(days=offset)
+            awake_start = datetime.combine(day, wake_from, tzinfo=member_tz).astimezone(UTC)
+            awake_end = datetime.combine(day, wake_to, tzinfo=member_tz).astimezone(UTC)
+            if awake_end <= awake_start:
+                awake_end += timedelta(days=1)
+            lo, hi = max(start, awake_start), min(end, awake_end)
+            if hi > lo:
+                total += hi - lo
+                starts.append(lo)
+    return total, starts
+
+
+def part_of_day(at: datetime, zone: str) -> str:
+    hour = at.astimezone(ZoneInfo(zone)).hour
+    if hour < 12:
+        return "mornings"
+    if hour < 17:
+        return "afternoons"
+    return "evenings"

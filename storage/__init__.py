@@ -1,0 +1,1 @@
+"""Storage: schema, migrations and queries. No business rules live here."""

@@ -1,0 +1,197 @@
+"""The database schema as SQLAlchemy Core tables, the same on SQLite and PostgreSQL.
+
+Every row carries ``community_id`` so that two communities in one database never see each
+other's data. Times are stored as UTC (see :class:`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Accepts only aware datetimes, stores UTC, returns aware UTC datetimes on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; times must be aware")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+communities = Table(
+    "communities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("external_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("settings_json", Text, nullable=False, default="{}"),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("platform", "external_id", name="uq_communities_platform_external"),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("platform_user_id", String(64), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=True),
+    Column("quiet_hours", String(16), nullable=True),
+    Column("followups_paused_until", UTCDateTime, nullable=True),
+    Column("followups_off", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("community_id", "platform_user_id", name="uq_members_community_user"),
+)
+
+mentor_profiles = Table(
+    "mentor_profiles",
+    metadata,
+    Column("member_id", Integer, ForeignKey("members.id"), primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False, index=True),
+    Column("bio", Text, nullable=False),
+    Column("session_lengths", String(64), nullable=False),
+    Column("availability_timezone", String(64), nullable=False),
+    Column("max_mentees", Integer, nullable=False),
+    Column("max_sessions_per_month", Integer, nullable=False),
+    Column("paused_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+mentor_topics = Table(
+    "mentor_topics",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("member_id", Integer, ForeignKey("mentor_profiles.member_id"), nullable=False),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("topic", String(80), nullable=False),
+    Index("ix_mentor_topics_community", "community_id", "member_id"),
+)
+
+availability_windows = Table(
+    "availability_windows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("member_id", Integer, ForeignKey("mentor_profiles.member_id"), nullable=False),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("weekday", Integer, nullable=False),
+    Column("start_minute", Integer, nullable=False),
+    Column("end_minute", Integer, nullable=False),
+    Index("ix_availability_windows_member", "member_id"),
+)
+
+intro_requests = Table(
+    "intro_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("member_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("mentor_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("context", Text, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime, nullable=True),
+    Column("answer_note", Text, nullable=True),
+    Column("space_ref", String(64), nullable=True),
+    Index("ix_intro_requests_member", "community_id", "member_id", "state"),
+    Index("ix_intro_requests_mentor", "community_id", "mentor_id", "state"),
+)
+
+intro_notes = Table(
+    "intro_notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("intro_id", Integer, ForeignKey("intro_requests.id"), nullable=False, index=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("author_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+waitlist = Table(
+    "waitlist",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("member_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("notified_at", UTCDateTime, nullable=True),
+    Index("ix_waitlist_open", "community_id", "notified_at"),
+)
+
+nudges = Table(
+    "nudges",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("recipient_id", Integer, ForeignKey("members.id"), nullable=True),
+    Column("channel", String(64), nullable=True),
+    Column("intro_id", Integer, ForeignKey("intro_requests.id"), nullable=True),
+    Column("session_id", Integer, nullable=True),
+    Column("payload", Text, nullable=False, default="{}"),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("claim_token", String(40), nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("delivery_ref", String(120), nullable=True),
+    Column("outcome", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_nudges_due", "state", "due_at"),
+    Index("ix_nudges_intro", "intro_id"),
+    Index("ix_nudges_session", "session_id"),
+)

@@ -1,0 +1,785 @@
+"""Queries. A :class:`Store` hands out transactions; a :class:`Tx` runs queries inside one.
+
+Why one transaction object: a change and the nudges it causes are written together or not at
+all (the nudge table is the truth the scheduler works from). Queries here only read and write
+rows; every rule about *whether* a change is allowed lives in the core's flows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.domain import (
+    Community,
+    IntroNote,
+    IntroRequest,
+    IntroState,
+    Member,
+    MentorProfile,
+    WaitlistEntry,
+    Window,
+)
+from storage import schema as t
+
+log = logging.getLogger(__name__)
+
+
+class Store:
+    """The database, as the core sees it: a source of transactions."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self.engine.begin() as conn:
+            yield Tx(conn)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _minutes(value: time) -> int:
+    return value.hour * 60 + value.minute
+
+
+def _time(minutes: int) -> time:
+    return time(minutes // 60, minutes % 60) if minutes < 24 * 60 else time(23, 59)
+
+
+@dataclass(frozen=True)
+class NudgeRow:
+    """A nudge as stored: what, for whom, about what, when, and how it went."""
+
+    id: int
+    community_id: int
+    kind: str
+    recipient_id: int | None
+    channel: str | None
+    intro_id: int | None
+    session_id: int | None
+    payload: Mapping[str, Any]
+    due_at: datetime
+    state: str
+    attempts: int
+    claim_token: str | None = None
+    delivery_ref: str | None = None
+    outcome: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewNudge:
+    community_id: int
+    kind: str
+    due_at: datetime
+    recipient_id: int | None = None
+    channel: str | None = None
+    intro_id: int | None = None
+    session_id: int | None = None
+    payload: Mapping[str, Any] | None = None
+
+
+class Tx:
+    """Queries inside one database transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    # -- communities -------------------------------------------------------------------------
+
+    async def community(self, platform: str, external_id: str) -> Community | None:
+        row = (
+            await self.conn.execute(
+                select(t.communities).where(
+                    t.communities.c.platform == platform,
+                    t.communities.c.external_id == external_id,
+                )
+            )
+        ).first()
+        return _community(row) if row else None
+
+    async def community_by_id(self, community_id: int) -> Community | None:
+        row = (
+            await self.conn.execute(
+                select(t.communities).where(t.communities.c.id == community_id)
+            )
+        ).first()
+        return _community(row) if row else None
+
+    async def create_community(
+        self, platform: str, external_id: str, name: str, now: datetime
+    ) -> Community:
+        result = await self.conn.execute(
+            insert(t.communities)
+            .values(
+                platform=platform,
+                external_id=external_id,
+                name=name,
+                settings_json="{}",
+                created_at=now,
+            )
+            .returning(t.communities)
+        )
+        return _community(result.one())
+
+    async def community_settings(self, community_id: int) -> dict[str, Any]:
+        raw = (
+            await self.conn.execute(
+                select(t.communities.c.settings_json).where(t.communities.c.id == community_id)
+            )
+        ).scalar_one()
+        value: dict[str, Any] = json.loads(raw or "{}")
+        return value
+
+    async def save_community_settings(self, community_id: int, values: Mapping[str, Any]) -> None:
+        await self.conn.execute(
+            update(t.communities)
+            .where(t.communities.c.id == community_id)
+            .values(settings_json=json.dumps(dict(values), sort_keys=True))
+        )
+
+    # -- members -----------------------------------------------------------------------------
+
+    async def member_by_platform_id(
+        self, community_id: int, platform_user_id: str
+    ) -> Member | None:
+        row = (
+            await self.conn.execute(
+                select(t.members).where(
+                    t.members.c.community_id == community_id,
+                    t.members.c.platform_user_id == platform_user_id,
+                )
+            )
+        ).first()
+        return _member(row) if row else None
+
+    async def member(self, community_id: int, member_id: int) -> Member | None:
+        row = (
+            await self.conn.execute(
+                select(t.members).where(
+                    t.members.c.community_id == community_id, t.members.c.id == member_id
+                )
+            )
+        ).first()
+        return _member(row) if row else None
+
+    async def members_by_ids(self, community_id: int, ids: Iterable[int]) -> dict[int, Member]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rows = await self.conn.execute(
+            select(t.members).where(
+                t.members.c.community_id == community_id, t.members.c.id.in_(wanted)
+            )
+        )
+        return {r.id: _member(r) for r in rows}
+
+    async def members_named(self, community_id: int, name: str) -> list[Member]:
+        """Members whose display name equals ``name``, ignoring case."""
+        rows = await self.conn.execute(
+            select(t.members).where(
+                t.members.c.community_id == community_id,
+                func.lower(t.members.c.display_name) == name.lower(),
+            )
+        )
+        return [_member(r) for r in rows]
+
+    async def add_member(
+        self,
+        community_id: int,
+        platform_user_id: str,
+        display_name: str,
+        timezone: str | None,
+        now: datetime,
+    ) -> Member:
+        result = await self.conn.execute(
+            insert(t.members)
+            .values(
+                community_id=community_id,
+                platform_user_id=platform_user_id,
+                display_name=display_name,
+                timezone=timezone,
+                followups_off=False,
+                created_at=now,
+            )
+            .returning(t.members)
+        )
+        return _member(result.one())
+
+    async def update_member(self, member_id: int, **values: Any) -> None:
+        allowed = {
+            "display_name",
+            "timezone",
+            "quiet_hours",
+            "followups_paused_until",
+            "followups_off",
+        }
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"not member columns: {sorted(unknown)}")
+        await self.conn.execute(
+            update(t.members).where(t.members.c.id == member_id).values(**values)
+        )
+
+    # -- mentor profiles ---------------------------------------------------------------------
+
+    async def profile(self, community_id: int, member_id: int) -> MentorProfile | None:
+        profiles = await self._profiles(
+            and_(
+                t.mentor_profiles.c.community_id == community_id,
+                t.mentor_profiles.c.member_id == member_id,
+            )
+        )
+        return profiles[0] if profiles else None
+
+    async def profiles(self, community_id: int) -> list[MentorProfile]:
+        return await self._profiles(t.mentor_profiles.c.community_id == community_id)
+
+    async def _profiles(self, where: Any) -> list[MentorProfile]:
+        rows = (await self.conn.execute(select(t.mentor_profiles).where(where))).all()
+        if not rows:
+            return []
+        ids = [r.member_id for r in rows]
+        topics: dict[int, list[str]] = {i: [] for i in ids}
+        for r in await self.conn.execute(
+            select(t.mentor_topics.c.member_id, t.mentor_topics.c.topic)
+            .where(t.mentor_topics.c.member_id.in_(ids))
+            .order_by(t.mentor_topics.c.member_id, t.mentor_topics.c.position)
+        ):
+            topics[r.member_id].append(r.topic)
+        windows: dict[int, list[Window]] = {i: [] for i in ids}
+        for r in await self.conn.execute(
+            select(t.availability_windows).where(t.availability_windows.c.member_id.in_(ids))
+        ):
+            windows[r.member_id].append(
+                Window(r.weekday, _time(r.start_minute), _time(r.end_minute))
+            )
+        return [
+            MentorProfile(
+                member_id=r.member_id,
+                community_id=r.community_id,
+                bio=r.bio,
+                topics=tuple(topics[r.member_id]),
+                session_lengths=tuple(int(x) for x in r.session_lengths.split(",") if x),
+                windows=tuple(sorted(windows[r.member_id])),
+                availability_timezone=r.availability_timezone,
+                max_mentees=r.max_mentees,
+                max_sessions_per_month=r.max_sessions_per_month,
+                paused_until=r.paused_until,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+            )
+            for r in rows
+        ]
+
+    async def save_profile(self, profile: MentorProfile) -> None:
+        """Insert or replace a mentor profile with its topics and windows."""
+        values = {
+            "community_id": profile.community_id,
+            "bio": profile.bio,
+            "session_lengths": ",".join(str(x) for x in profile.session_lengths),
+            "availability_timezone": profile.availability_timezone,
+            "max_mentees": profile.max_mentees,
+            "max_sessions_per_month": profile.max_sessions_per_month,
+            "paused_until": profile.paused_until,
+            "created_at": profile.created_at,
+            "updated_at": profile.updated_at,
+        }
+        changed = await self.conn.execute(
+            update(t.mentor_profiles)
+            .where(t.mentor_profiles.c.member_id == profile.member_id)
+            .values(**values)
+        )
+        if changed.rowcount == 0:
+            await self.conn.execute(
+                insert(t.mentor_profiles).values(member_id=profile.member_id, **values)
+            )
+        await self._delete_profile_children(profile.member_id)
+        if profile.topics:
+            await self.conn.execute(
+                insert(t.mentor_topics),
+                [
+                    {
+                        "member_id": profile.member_id,
+                        "community_id": profile.community_id,
+                        "position": i,
+                        "topic": topic,
+                    }
+                    for i, topic in enumerate(profile.topics)
+                ],
+            )
+        if profile.windows:
+            await self.conn.execute(
+                insert(t.availability_windows),
+                [
+                    {
+                        "member_id": profile.member_id,
+                        "community_id": profile.community_id,
+                        "weekday": w.weekday,
+                        "start_minute": _minutes(w.start),
+                        "end_minute": _minutes(w.end),
+                    }
+                    for w in profile.windows
+                ],
+            )
+
+    async def _delete_profile_children(self, member_id: int) -> None:
+        await self.conn.execute(
+            delete(t.mentor_topics).where(t.mentor_topics.c.member_id == member_id)
+        )
+        await self.conn.execute(
+            delete(t.availability_windows).where(t.availability_windows.c.member_id == member_id)
+        )
+
+    async def delete_profile(self, community_id: int, member_id: int) -> bool:
+        await self._delete_profile_children(member_id)
+        result = await self.conn.execute(
+            delete(t.mentor_profiles).where(
+                t.mentor_profiles.c.community_id == community_id,
+                t.mentor_profiles.c.member_id == member_id,
+            )
+        )
+        return bool(result.rowcount)
+
+    # -- intro requests ----------------------------------------------------------------------
+
+    async def add_intro(
+        self,
+        community_id: int,
+        member_id: int,
+        mentor_id: int,
+        topic: str,
+        context: str,
+        now: datetime,
+    ) -> IntroRequest:
+        result = await self.conn.execute(
+            insert(t.intro_requests)
+            .values(
+                community_id=community_id,
+                member_id=member_id,
+                mentor_id=mentor_id,
+                topic=topic,
+                context=context,
+                state=IntroState.PENDING.value,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(t.intro_requests)
+        )
+        return _intro(result.one())
+
+    async def intro(self, community_id: int, intro_id: int) -> IntroRequest | None:
+        row = (
+            await self.conn.execute(
+                select(t.intro_requests).where(
+                    t.intro_requests.c.community_id == community_id,
+                    t.intro_requests.c.id == intro_id,
+                )
+            )
+        ).first()
+        return _intro(row) if row else None
+
+    async def intros_by_ids(self, ids: Iterable[int]) -> dict[int, IntroRequest]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rows = await self.conn.execute(
+            select(t.intro_requests).where(t.intro_requests.c.id.in_(wanted))
+        )
+        return {r.id: _intro(r) for r in rows}
+
+    async def set_intro_state(
+        self,
+        intro_id: int,
+        expected: IntroState,
+        new: IntroState,
+        now: datetime,
+        *,
+        answer_note: str | None = None,
+        answered: bool = False,
+    ) -> bool:
+        """Compare-and-set: change the state only if it is still ``expected``."""
+        values: dict[str, Any] = {"state": new.value, "updated_at": now}
+        if answer_note is not None:
+            values["answer_note"] = answer_note
+        if answered:
+            values["answered_at"] = now
+        result = await self.conn.execute(
+            update(t.intro_requests)
+            .where(
+                t.intro_requests.c.id == intro_id,
+                t.intro_requests.c.state == expected.value,
+            )
+            .values(**values)
+        )
+        return bool(result.rowcount)
+
+    async def set_intro_space(self, intro_id: int, space_ref: str) -> None:
+        await self.conn.execute(
+            update(t.intro_requests)
+            .where(t.intro_requests.c.id == intro_id)
+            .values(space_ref=space_ref)
+        )
+
+    async def intros_of(
+        self,
+        community_id: int,
+        *,
+        member_id: int | None = None,
+        mentor_id: int | None = None,
+        states: Sequence[IntroState] | None = None,
+        limit: int = 50,
+    ) -> list[IntroRequest]:
+        query = select(t.intro_requests).where(t.intro_requests.c.community_id == community_id)
+        if member_id is not None:
+            query = query.where(t.intro_requests.c.member_id == member_id)
+        if mentor_id is not None:
+            query = query.where(t.intro_requests.c.mentor_id == mentor_id)
+        if states is not None:
+            query = query.where(t.intro_requests.c.state.in_([s.value for s in states]))
+        query = query.order_by(t.intro_requests.c.id.desc()).limit(limit)
+        return [_intro(r) for r in await self.conn.execute(query)]
+
+    async def intro_counts_by_mentor(
+        self,
+        community_id: int,
+        states: Sequence[IntroState],
+        since: datetime | None = None,
+    ) -> dict[int, int]:
+        """How many requests in ``states`` (made since ``since``) each mentor has."""
+        query = (
+            select(t.intro_requests.c.mentor_id, func.count())
+            .where(
+                t.intro_requests.c.community_id == community_id,
+                t.intro_requests.c.state.in_([s.value for s in states]),
+            )
+            .group_by(t.intro_requests.c.mentor_id)
+        )
+        if since is not None:
+            query = query.where(t.intro_requests.c.created_at >= since)
+        return {r[0]: int(r[1]) for r in await self.conn.execute(query)}
+
+    async def add_intro_note(
+        self, community_id: int, intro_id: int, author_id: int, text: str, now: datetime
+    ) -> IntroNote:
+        result = await self.conn.execute(
+            insert(t.intro_notes)
+            .values(
+                community_id=community_id,
+                intro_id=intro_id,
+                author_id=author_id,
+                text=text,
+                created_at=now,
+            )
+            .returning(t.intro_notes)
+        )
+        r = result.one()
+        return IntroNote(r.id, r.intro_id, r.author_id, r.text, r.created_at)
+
+    async def intro_notes(self, intro_id: int) -> list[IntroNote]:
+        rows = await self.conn.execute(
+            select(t.intro_notes)
+            .where(t.intro_notes.c.intro_id == intro_id)
+            .order_by(t.intro_notes.c.id)
+        )
+        return [IntroNote(r.id, r.intro_id, r.author_id, r.text, r.created_at) for r in rows]
+
+    async def session_counts_by_mentor(
+        self, community_id: int, since: datetime
+    ) -> dict[int, int]:
+        """Sessions each mentor has (booked or held, not cancelled) starting since ``since``."""
+        return {}
+
+    # -- waitlist ----------------------------------------------------------------------------
+
+    async def add_waitlist(
+        self, community_id: int, member_id: int, topic: str, now: datetime
+    ) -> WaitlistEntry:
+        result = await self.conn.execute(
+            insert(t.waitlist)
+            .values(community_id=community_id, member_id=member_id, topic=topic, created_at=now)
+            .returning(t.waitlist)
+        )
+        return _waitlist(result.one())
+
+    async def open_waitlist(
+        self, community_id: int, member_id: int | None = None
+    ) -> list[WaitlistEntry]:
+        query = select(t.waitlist).where(
+            t.waitlist.c.community_id == community_id, t.waitlist.c.notified_at.is_(None)
+        )
+        if member_id is not None:
+            query = query.where(t.waitlist.c.member_id == member_id)
+        return [_waitlist(r) for r in await self.conn.execute(query.order_by(t.waitlist.c.id))]
+
+    async def close_waitlist_entry(self, entry_id: int, now: datetime) -> bool:
+        result = await self.conn.execute(
+            update(t.waitlist)
+            .where(t.waitlist.c.id == entry_id, t.waitlist.c.notified_at.is_(None))
+            .values(notified_at=now)
+        )
+        return bool(result.rowcount)
+
+    # -- nudges ------------------------------------------------------------------------------
+
+    async def add_nudges(self, nudges: Sequence[NewNudge], now: datetime) -> None:
+        if not nudges:
+            return
+        await self.conn.execute(
+            insert(t.nudges),
+            [
+                {
+                    "community_id": n.community_id,
+                    "kind": n.kind,
+                    "recipient_id": n.recipient_id,
+                    "channel": n.channel,
+                    "intro_id": n.intro_id,
+                    "session_id": n.session_id,
+                    "payload": json.dumps(dict(n.payload or {}), sort_keys=True),
+                    "due_at": n.due_at,
+                    "state": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for n in nudges
+            ],
+        )
+
+    async def skip_pending_nudges(
+        self,
+        reason: str,
+        *,
+        intro_id: int | None = None,
+        session_id: int | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> int:
+        """Mark pending nudges about an intro or session as stale, with the reason."""
+        if intro_id is None and session_id is None:
+            raise ValueError("name the intro or the session whose nudges to skip")
+        query = update(t.nudges).where(t.nudges.c.state == "pending")
+        if intro_id is not None:
+            query = query.where(t.nudges.c.intro_id == intro_id)
+        if session_id is not None:
+            query = query.where(t.nudges.c.session_id == session_id)
+        if kinds is not None:
+            query = query.where(t.nudges.c.kind.in_(list(kinds)))
+        result = await self.conn.execute(query.values(state="stale", outcome=reason))
+        return int(result.rowcount)
+
+    async def move_pending_nudges(
+        self, session_id: int, kind: str, due_at: datetime
+    ) -> int:
+        result = await self.conn.execute(
+            update(t.nudges)
+            .where(
+                t.nudges.c.session_id == session_id,
+                t.nudges.c.kind == kind,
+                t.nudges.c.state == "pending",
+            )
+            .values(due_at=due_at)
+        )
+        return int(result.rowcount)
+
+    async def claim_due_nudges(
+        self, now: datetime, limit: int, token: str
+    ) -> list[NudgeRow]:
+        """Atomically move up to ``limit`` due pending nudges to ``sending`` under ``token``."""
+        due = (
+            select(t.nudges.c.id)
+            .where(t.nudges.c.state == "pending", t.nudges.c.due_at <= now)
+            .order_by(t.nudges.c.due_at, t.nudges.c.id)
+            .limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        result = await self.conn.execute(
+            update(t.nudges)
+            .where(t.nudges.c.id.in_(due.scalar_subquery()), t.nudges.c.state == "pending")
+            .values(state="sending", claimed_at=now, claim_token=token)
+            .returning(t.nudges)
+        )
+        rows = [_nudge(r) for r in result]
+        rows.sort(key=lambda n: (n.due_at, n.id))
+        return rows
+
+    async def stuck_nudges(self, claimed_before: datetime, limit: int) -> list[NudgeRow]:
+        """Nudges left in ``sending`` by a process that died (claimed before the cut-off)."""
+        rows = await self.conn.execute(
+            select(t.nudges)
+            .where(t.nudges.c.state == "sending", t.nudges.c.claimed_at < claimed_before)
+            .order_by(t.nudges.c.id)
+            .limit(limit)
+        )
+        return [_nudge(r) for r in rows]
+
+    async def reclaim_nudge(self, nudge_id: int, old_token: str | None, token: str,
+                            now: datetime) -> bool:
+        result = await self.conn.execute(
+            update(t.nudges)
+            .where(
+                t.nudges.c.id == nudge_id,
+                t.nudges.c.state == "sending",
+                t.nudges.c.claim_token == old_token
+                if old_token is not None
+                else t.nudges.c.claim_token.is_(None),
+            )
+            .values(claim_token=token, claimed_at=now)
+        )
+        return bool(result.rowcount)
+
+    async def finish_nudges(self, outcomes: Sequence[Mapping[str, Any]]) -> None:
+        """Record final outcomes: each mapping has id, token, state and optional details.
+
+        Only rows still claimed under the same token change, so a slow process never overwrites
+        the result of one that took the row over.
+        """
+        for o in outcomes:
+            values: dict[str, Any] = {"state": o["state"]}
+            for key in ("sent_at", "delivery_ref", "outcome", "attempts", "due_at"):
+                if key in o:
+                    values[key] = o[key]
+            if o["state"] == "pending":
+                values["claim_token"] = None
+                values["claimed_at"] = None
+            await self.conn.execute(
+                update(t.nudges)
+                .where(t.nudges.c.id == o["id"], t.nudges.c.claim_token == o["token"])
+                .values(**values)
+            )
+
+    async def mark_nudges_sent(
+        self, sent: Sequence[tuple[int, str, str | None, str | None]], now: datetime
+    ) -> None:
+        """Bulk: (id, token, delivery_ref, outcome) for every nudge delivered."""
+        if not sent:
+            return
+        stmt = (
+            update(t.nudges)
+            .where(t.nudges.c.id == bindparam("nid"), t.nudges.c.claim_token == bindparam("tok"))
+            .values(
+                state="sent",
+                sent_at=now,
+                delivery_ref=bindparam("ref"),
+                outcome=bindparam("note"),
+            )
+        )
+        await self.conn.execute(
+            stmt,
+            [{"nid": i, "tok": tok, "ref": ref, "note": note} for i, tok, ref, note in sent],
+        )
+
+    async def next_nudge_due(self) -> datetime | None:
+        value = (
+            await self.conn.execute(
+                select(func.min(t.nudges.c.due_at)).where(t.nudges.c.state == "pending")
+            )
+        ).scalar()
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)  # type: ignore[no-any-return]
+
+    async def nudges(
+        self,
+        community_id: int,
+        *,
+        states: Sequence[str] | None = None,
+        intro_id: int | None = None,
+        session_id: int | None = None,
+        limit: int = 200,
+    ) -> list[NudgeRow]:
+        query = select(t.nudges).where(t.nudges.c.community_id == community_id)
+        if states is not None:
+            query = query.where(t.nudges.c.state.in_(list(states)))
+        if intro_id is not None:
+            query = query.where(t.nudges.c.intro_id == intro_id)
+        if session_id is not None:
+            query = query.where(t.nudges.c.session_id == session_id)
+        query = query.order_by(t.nudges.c.due_at, t.nudges.c.id).limit(limit)
+        return [_nudge(r) for r in await self.conn.execute(query)]
+
+    async def nudge_state_counts(self, community_id: int) -> dict[str, int]:
+        rows = await self.conn.execute(
+            select(t.nudges.c.state, func.count())
+            .where(t.nudges.c.community_id == community_id)
+            .group_by(t.nudges.c.state)
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def pending_nudge_exists(self, **where: Any) -> bool:
+        query = select(t.nudges.c.id).where(
+            or_(t.nudges.c.state == "pending", t.nudges.c.state == "sending")
+        )
+        for key, value in where.items():
+            query = query.where(getattr(t.nudges.c, key) == value)
+        return (await self.conn.execute(query.limit(1))).first() is not None
+
+
+def _community(r: Row[Any]) -> Community:
+    return Community(r.id, r.platform, r.external_id, r.name)
+
+
+def _member(r: Row[Any]) -> Member:
+    return Member(
+        id=r.id,
+        community_id=r.community_id,
+        platform_user_id=r.platform_user_id,
+        display_name=r.display_name,
+        timezone=r.timezone,
+        quiet_hours=r.quiet_hours,
+        followups_paused_until=r.followups_paused_until,
+        followups_off=bool(r.followups_off),
+    )
+
+
+def _intro(r: Row[Any]) -> IntroRequest:
+    return IntroRequest(
+        id=r.id,
+        community_id=r.community_id,
+        member_id=r.member_id,
+        mentor_id=r.mentor_id,
+        topic=r.topic,
+        context=r.context,
+        state=IntroState(r.state),
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        answered_at=r.answered_at,
+        answer_note=r.answer_note,
+        space_ref=r.space_ref,
+    )
+
+
+def _waitlist(r: Row[Any]) -> WaitlistEntry:
+    return WaitlistEntry(r.id, r.community_id, r.member_id, r.topic, r.created_at, r.notified_at)
+
+
+def _nudge(r: Row[Any]) -> NudgeRow:
+    return NudgeRow(
+        id=r.id,
+        community_id=r.community_id,
+        kind=r.kind,
+        recipient_id=r.recipient_id,
+        channel=r.channel,
+        intro_id=r.intro_id,
+        session_id=r.session_id,
+        payload=json.loads(r.payload or "{}"),
+        due_at=r.due_at,
+        state=r.state,
+        attempts=r.attempts,
+        claim_token=r.claim_token,
+        delivery_ref=r.delivery_ref,
+        outcome=r.outcome,
+        sent_at=r.sent_at,
+    )

@@ -1,0 +1,97 @@
+"""Shared fixtures: a real SQLite file per test, a manual clock, and (optionally) PostgreSQL.
+
+PostgreSQL tests skip with a reason when no server answers on 127.0.0.1:5432, and fail instead
+when ``CI`` is set, so CI can never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.config import CommunityDefaults
+from bot.core import Mentorbot
+from storage.db import create_engine, migrate
+from storage.store import Store
+
+#: A Monday at noon UTC: tests read more easily with a fixed, known "now".
+START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+PG_ADMIN_URL = os.environ.get("MENTORBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'mentorbot.db'}"
+
+
+def postgres_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema-less database for one test, dropped afterwards."""
+    if not postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not running on 127.0.0.1:5432 and CI is set")
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    import asyncpg
+
+    name = f"mentorbot_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_db_url(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIterator[str]:
+    """Runs the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield sqlite_url
+        return
+    gen = postgres_url.__wrapped__()  # type: ignore[attr-defined]
+    url = await gen.__anext__()
+    try:
+        yield url
+    finally:
+        await gen.aclose()
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Store]:
+    engine = create_engine(sqlite_url)
+    await migrate(engine)
+    s = Store(engine)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def core(store: Store, clock: ManualClock) -> Mentorbot:
+    return Mentorbot(store, clock, CommunityDefaults())
