@@ -10,6 +10,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,6 @@ from storage.store import Store
 
 #: A Monday at noon UTC: tests read more easily with a fixed, known "now".
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-PG_ADMIN_URL = os.environ.get("MENTORBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
@@ -44,9 +44,9 @@ def postgres_available() -> bool:
         return False
 
 
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL schema-less database for one test, dropped afterwards."""
+@asynccontextmanager
+async def pg_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
     if not postgres_available():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not running on 127.0.0.1:5432 and CI is set")
@@ -69,18 +69,20 @@ async def postgres_url() -> AsyncIterator[str]:
             await admin.close()
 
 
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    async with pg_database() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def any_db_url(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIterator[str]:
     """Runs the test once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
         yield sqlite_url
         return
-    gen = postgres_url.__wrapped__()  # type: ignore[attr-defined]
-    url = await gen.__anext__()
-    try:
+    async with pg_database() as url:
         yield url
-    finally:
-        await gen.aclose()
 
 
 @pytest.fixture
