@@ -176,3 +176,59 @@ class WaitlistEntry:
     topic: str
     created_at: datetime
     notified_at: datetime | None
+
+
+class SessionState(Enum):
+    """Where a mentoring session stands."""
+
+    PROPOSED = "proposed"
+    """Waiting for the other side to confirm a time (or pick one of the proposed slots)."""
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    HELD = "held"
+    """Someone answered "Met"."""
+    MISSED = "missed"
+    """Someone answered "Didn't happen"."""
+
+
+@dataclass(frozen=True)
+class Session:
+    id: int
+    community_id: int
+    intro_id: int
+    mentor_id: int
+    member_id: int
+    topic: str
+    agenda: str | None
+    start_at: datetime | None
+    """None while the mentor still has to pick one of the proposed slots."""
+    duration_minutes: int
+    state: SessionState
+    proposed_by: int
+    series_id: int | None
+    sequence: int
+    """iCalendar SEQUENCE: bumped on every reschedule or cancellation."""
+    created_at: datetime
+    updated_at: datetime
+    cancel_reason: str | None = None
+
+    @property
+    def end_at(self) -> datetime | None:
+        from datetime import timedelta
+
+        return None if self.start_at is None else self.start_at + timedelta(
+            minutes=self.duration_minutes
+        )
+
+
+@dataclass(frozen=True)
+class SessionSeries:
+    id: int
+    community_id: int
+    intro_id: int
+    frequency: str
+    """weekly, biweekly or monthly."""
+    until_at: datetime | None
+    count: int | None
+    created_at: datetime
+    ended_at: datetime | None

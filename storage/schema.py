@@ -195,3 +195,47 @@ nudges = Table(
     Index("ix_nudges_intro", "intro_id"),
     Index("ix_nudges_session", "session_id"),
 )
+
+session_series = Table(
+    "session_series",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("intro_id", Integer, ForeignKey("intro_requests.id"), nullable=False),
+    Column("frequency", String(12), nullable=False),
+    Column("until_at", UTCDateTime, nullable=True),
+    Column("count", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("intro_id", Integer, ForeignKey("intro_requests.id"), nullable=False),
+    Column("mentor_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("member_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("agenda", Text, nullable=True),
+    Column("start_at", UTCDateTime, nullable=True),
+    Column("duration_minutes", Integer, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("proposed_by", Integer, ForeignKey("members.id"), nullable=False),
+    Column("series_id", Integer, ForeignKey("session_series.id"), nullable=True),
+    Column("sequence", Integer, nullable=False, default=0),
+    Column("cancel_reason", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_sessions_mentor", "community_id", "mentor_id", "start_at"),
+    Index("ix_sessions_member", "community_id", "member_id", "start_at"),
+)
+
+session_slots = Table(
+    "session_slots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", Integer, ForeignKey("sessions.id"), nullable=False, index=True),
+    Column("start_at", UTCDateTime, nullable=False),
+)
