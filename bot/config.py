@@ -131,9 +131,9 @@ class Settings(BaseSettings):
     config_file: ClassVar[Path | None] = None
 
     log_level: str = "INFO"
-    community: CommunityDefaults = Field(default_factory=CommunityDefaults)
-    storage: StorageSettings = Field(default_factory=StorageSettings)
-    nudges: NudgeSettings = Field(default_factory=NudgeSettings)
+    community: CommunityDefaults = CommunityDefaults()
+    storage: StorageSettings = StorageSettings()
+    nudges: NudgeSettings = NudgeSettings()
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -189,7 +189,7 @@ def load_settings(path: Path | None, **overrides: Any) -> Settings:
                 f"{leaked[0]}: tokens are read from the environment only "
                 f"(MENTORBOT_{leaked[0].upper()}); remove it from {path}"
             )
-    settings_cls = type("FileSettings", (Settings,), {"config_file": path})
+    settings_cls: type[Settings] = type("FileSettings", (Settings,), {"config_file": path})
     try:
         return settings_cls(**overrides)
     except ValidationError as exc:

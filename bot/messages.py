@@ -95,7 +95,7 @@ class Moment:
             raise ValueError("Moment needs a timezone-aware datetime")
 
     def fallback_text(self) -> str:
-        """The time as a reader in ``reader_timezone`` would like to read it, e.g. 'Tue 3 Dec 18:30 CET'."""
+        """The time as a reader in ``reader_timezone`` reads it, e.g. 'Tue 3 Dec 2026 18:30 CET'."""
         local = self.at.astimezone(ZoneInfo(self.reader_timezone))
         if self.style is MomentStyle.DATE:
             return f"{local:%a} {local.day} {local:%b %Y}"
@@ -181,6 +181,15 @@ class Form:
             raise ValueError("a form holds at most five fields")
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message, e.g. a calendar invite (``text/calendar``)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
 class Visibility(Enum):
     """Who sees a reply to a command: only the caller (ephemeral) or the whole channel."""
 
@@ -196,6 +205,7 @@ class Message:
     choices: tuple[Choice, ...] = ()
     form: Form | None = None
     visibility: Visibility = Visibility.PRIVATE
+    attachments: tuple[Attachment, ...] = ()
 
     def plain_text(self) -> str:
         """A text rendering without any markup, for logs, tests and text-only fallbacks."""
@@ -276,9 +286,15 @@ class MessageBuilder:
         return self
 
     def build(
-        self, *, visibility: Visibility = Visibility.PRIVATE, form: Form | None = None
+        self,
+        *,
+        visibility: Visibility = Visibility.PRIVATE,
+        form: Form | None = None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> Message:
-        return Message(tuple(self._segments), tuple(self._choices), form, visibility)
+        return Message(
+            tuple(self._segments), tuple(self._choices), form, visibility, attachments
+        )
 
 
 def text(message: str, *, visibility: Visibility = Visibility.PRIVATE) -> Message:

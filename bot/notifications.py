@@ -258,7 +258,7 @@ async def _space(ctx: RenderContext, nudge: NudgeRow) -> Rendered:
         .mention(ctx.address(mentor), ping=True)
         .say(", meet ")
         .mention(ctx.address(member), ping=True)
-        .say(f"! You're connected about “")
+        .say("! You're connected about “")
         .user_text(intro.topic)
         .say("”. In their words:")
         .quote(intro.context)

@@ -6,6 +6,7 @@ and the dispatcher does not change.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -22,6 +23,9 @@ MINE_SECTIONS: list[Callable[[FlowContext], Awaitable[list[Message]]]] = []
 REPORT_SECTIONS: list[Callable[[FlowContext], Awaitable[list[str]]]] = []
 
 C = TypeVar("C", bound=c.Command)
+
+#: Feature modules that register their own commands, handlers and nudge renderers on import.
+FEATURE_MODULES = ("bot.flows.sessions", "bot.flows.followups")
 
 
 def handles(command: type[C]) -> Callable[[Callable[[C, FlowContext], Awaitable[Reply]]],
@@ -64,9 +68,10 @@ def load_all() -> dict[type[c.Command], Handler]:
     }
     for command, handler in table.items():
         HANDLERS.setdefault(command, handler)
-    try:
-        import bot.flows.sessions  # noqa: F401  (registers its own handlers when present)
-    except ModuleNotFoundError as exc:
-        if exc.name != "bot.flows.sessions":
-            raise
+    for module in FEATURE_MODULES:
+        try:
+            importlib.import_module(module)  # registers its own verbs, handlers and renderers
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
     return HANDLERS
