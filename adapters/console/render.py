@@ -1,0 +1,77 @@
+"""Turn neutral :class:`~bot.messages.Message` values into console text.
+
+Why its own module: the console's look (``@name`` mentions, ``*bold*``, ``> `` quotes, numbered
+choices with their typed command) is decided once here, for replies and DMs alike. User text is
+printed literally: the console has no markup to escape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from bot.messages import (
+    LineBreak,
+    Mention,
+    Message,
+    Moment,
+    Notice,
+    Plain,
+    Quote,
+    Segment,
+    Strong,
+)
+
+log = logging.getLogger(__name__)
+
+
+def render_segments(segments: Iterable[Segment]) -> str:
+    """Segments as text; a Moment already carries the reader's zone (the core sets it)."""
+    out: list[str] = []
+    for seg in segments:
+        if isinstance(seg, Notice | Plain):
+            out.append(seg.text)
+        elif isinstance(seg, Strong):
+            out.append(f"*{seg.text}*")
+        elif isinstance(seg, Quote):
+            lines = seg.text.splitlines() or [""]
+            out.append("\n".join("    > " + line for line in lines))
+        elif isinstance(seg, Mention):
+            out.append("@" + seg.member.display_name)
+        elif isinstance(seg, Moment):
+            out.append(seg.fallback_text())
+        elif isinstance(seg, LineBreak):
+            out.append("\n")
+    return "".join(out)
+
+
+class ChoiceBook:
+    """Numbers every printed choice; typing the number runs its command.
+
+    Numbers only grow during a session, so a number seen earlier (in someone else's DM, say)
+    never changes meaning.
+    """
+
+    def __init__(self) -> None:
+        self._commands: dict[int, str] = {}
+        self._next = 1
+
+    def add(self, command: str) -> int:
+        number = self._next
+        self._next += 1
+        self._commands[number] = command
+        return number
+
+    def command(self, number: int) -> str | None:
+        return self._commands.get(number)
+
+
+def render_message(message: Message, book: ChoiceBook, indent: str = "") -> str:
+    """The message text, then its choices (numbered), attachments and a form notice."""
+    lines = render_segments(message.segments).split("\n")
+    for choice in message.choices:
+        number = book.add(choice.command)
+        lines.append(f"[{number}] {choice.label}  ({choice.command})")
+    for attachment in message.attachments:
+        lines.append(f"(attachment: {attachment.filename}, {attachment.content_type})")
+    return "\n".join(indent + line if line else line for line in lines)
