@@ -151,7 +151,9 @@ def _valid_zone(zone: str | None) -> str | None:
 
 
 def _refusal(err: UserError) -> Reply:
-    msg = MessageBuilder().say(err.message)
+    # Refusals often quote what the person typed ("I don't know “@here”"): the message goes out
+    # as user text (Plain), so adapters escape all of it and nothing in it can ping or link.
+    msg = MessageBuilder().user_text(err.message)
     if err.hint:
         msg.say(" " + err.hint)
     return Reply.of(msg.build())

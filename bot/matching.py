@@ -42,10 +42,16 @@ def normalize_topic(topic: str, synonyms: Mapping[str, str]) -> str:
     words = re.findall(r"[\w+#.]+", topic.lower())
     phrase = " ".join(words)
     if phrase in synonyms:
-        phrase = synonyms[phrase]
-        words = phrase.split()
-    mapped = [synonyms.get(w, w) for w in words]
-    return " ".join(_singular(w) for w in " ".join(mapped).split())
+        # Map once: "career" → "career growth" must not become "career growth growth".
+        mapped = synonyms[phrase].split()
+    else:
+        mapped = " ".join(synonyms.get(w, w) for w in words).split()
+    return " ".join(_singular(w) for w in mapped)
+
+
+def _without_plural_s(phrase: str) -> str:
+    """Every word without a trailing "s": "apis" and "api" meet ("is"/"us" endings aside)."""
+    return " ".join(w[:-1] if len(w) > 2 and w.endswith("s") else w for w in phrase.split())
 
 
 def similarity(a: str, b: str) -> float:
@@ -59,7 +65,7 @@ def topic_fit(query: str, topic: str, synonyms: Mapping[str, str]) -> float:
     t = normalize_topic(topic, synonyms)
     if not q or not t:
         return 0.0
-    if q == t:
+    if q == t or _without_plural_s(q) == _without_plural_s(t):
         return 1.0
     q_words, t_words = set(q.split()), set(t.split())
     if q_words <= t_words or t_words <= q_words:

@@ -43,7 +43,7 @@ def bounded(value: str, *, what: str, max_length: int, min_length: int = 1,
     """Clean ``value`` and check its length, naming ``what`` in the refusal."""
     value = clean(value, multiline=multiline)
     if len(value) < min_length:
-        if min_length <= 1:
+        if min_length <= 1 or not value:
             raise UserError(f"The {what} is empty.", f"Please write the {what}.")
         raise UserError(
             f"The {what} is too short ({len(value)} characters).",

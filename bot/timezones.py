@@ -107,11 +107,14 @@ def parse_windows(text: str) -> tuple[Window, ...]:
             start = _clock(match[3], match[4], match[5], is_end=False)
             end = _clock(match[7], match[8], match[9], is_end=True)
         except ValueError:
-            raise UserError(f"I can't read the availability window “{chunk[:60]}”.", example) from None
+            raise UserError(
+                f"I can't read the availability window “{chunk[:60]}”.", example
+            ) from None
         if end <= start:
             raise UserError(
                 f"The window “{chunk[:60]}” ends before it starts.",
-                "Windows can't cross midnight: split it in two, e.g. “Fri 22:00-23:59, Sat 00:00-01:00”.",
+                "Windows can't cross midnight: split it in two, "
+                "e.g. “Fri 22:00-23:59, Sat 00:00-01:00”.",
             )
         windows.extend(Window(day, start, end) for day in days)
     if len(windows) > 28:
@@ -153,13 +156,14 @@ def parse_until(text: str, zone: str, now: datetime) -> datetime:
     )
     if parsed is None:
         raise UserError(
-            f"I can't read the date “{value[:60]}”.", "Write a date such as 2026-12-01 or “in 2 weeks”."
+            f"I can't read the date “{value[:60]}”.",
+            "Write a date such as 2026-12-01 or “in 2 weeks”."
         )
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         # A bare date means "until the start of that day" in the person's zone.
         day = date.fromisoformat(value)
         parsed = datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(zone))
-    result = parsed.astimezone(UTC)
+    result: datetime = parsed.astimezone(UTC)
     if result <= now:
         raise UserError("That date is in the past.", "Please pick a date in the future.")
     return result
@@ -173,7 +177,7 @@ def local_date(at: datetime, zone: str) -> str:
 def waking_hours(quiet_hours: str) -> tuple[time, time]:
     """The complement of quiet hours ("22:00-08:00" → 08:00 to 22:00)."""
     if not quiet_hours:
-        return time(0, 0), time(23, 59)
+        return time(0, 0), time(0, 0)  # midnight to midnight: the whole day
     start, end = quiet_hours.split("-")
     quiet_start = time.fromisoformat(start)
     quiet_end = time.fromisoformat(end)

@@ -28,7 +28,7 @@ EDITABLE_SETTINGS: dict[str, str] = {
     "organizer_group": "user group (Slack) or role (Discord) whose members are organizers",
     "default_timezone": "timezone for members who haven't set theirs",
     "request_limit": "open intro requests a member may have at once",
-    "synonyms": "topic synonyms, e.g. js=javascript, k8s=kubernetes",
+    "synonyms": "add topic synonyms, e.g. js=javascript, k8s=kubernetes (js= removes one)",
     "min_notice_hours": "minimum notice to book a session, in hours",
     "quiet_hours": "default quiet hours for follow-ups, e.g. 22:00-08:00",
     "request_nudge_hours": "hours before an unanswered request nudges the mentor",
@@ -153,7 +153,12 @@ async def change_setting(cmd: c.ChangeSetting, ctx: FlowContext) -> Reply:
             "Type `settings` to see them all.",
         )
     overrides = await ctx.tx.community_settings(ctx.community.id)
-    overrides[cmd.key] = _coerce(cmd.key, cmd.value)
+    value = _coerce(cmd.key, cmd.value)
+    if cmd.key == "synonyms":
+        # Adding one synonym must not drop the others ("alias=" with no topic removes one).
+        merged_pairs = {**ctx.settings.synonyms, **value}
+        value = {alias: topic for alias, topic in merged_pairs.items() if topic}
+    overrides[cmd.key] = value
     try:
         merged = CommunityDefaults.model_validate({**ctx.settings.model_dump(), **overrides})
     except ValidationError as exc:
@@ -161,6 +166,7 @@ async def change_setting(cmd: c.ChangeSetting, ctx: FlowContext) -> Reply:
             "That value doesn't work: " + describe_validation_error(exc) + ".",
             "Nothing was changed.",
         ) from None
+    overrides[cmd.key] = getattr(merged, cmd.key)  # store the typed value ("6" → 6)
     await ctx.tx.save_community_settings(ctx.community.id, overrides)
     shown = json.dumps(getattr(merged, cmd.key), ensure_ascii=False)
     return Reply.of(

@@ -66,7 +66,9 @@ async def find(cmd: c.FindMentors, ctx: FlowContext) -> Reply:
         topic,
         seeker=ctx.me,
         seeker_zone=ctx.my_zone,
-        quiet_hours=ctx.me.quiet_hours if ctx.me.quiet_hours is not None else ctx.settings.quiet_hours,
+        quiet_hours=(
+            ctx.me.quiet_hours if ctx.me.quiet_hours is not None else ctx.settings.quiet_hours
+        ),
         mentors=pairs,
         loads=loads,
         synonyms=ctx.settings.synonyms,
@@ -143,7 +145,7 @@ async def request_intro(cmd: c.RequestIntro, ctx: FlowContext) -> Reply:
     if cmd.topic is None or cmd.context is None:
         return Reply.of(
             MessageBuilder()
-            .say(f"Tell {mentor.display_name} what you'd like to talk about:")
+            .say("Tell ").mention(ctx.address(mentor)).say(" what you'd like to talk about:")
             .build(form=request_form(mentor, cmd.topic))
         )
     topic = bounded(cmd.topic, what="topic", max_length=MAX_TOPIC)
@@ -238,8 +240,10 @@ async def answer_intro(cmd: c.AnswerIntro, ctx: FlowContext) -> Reply:
         await _move(ctx, intro, IntroState.INFO_REQUESTED, note=question)
         await ctx.tx.add_intro_note(ctx.community.id, intro.id, ctx.me.id, question, ctx.now)
         ctx.notify(n.INTRO_INFO_REQUESTED, recipient=member, intro_id=intro.id, question=question)
-        return Reply.of(text(f"Your question was sent to {member.display_name}. "
-                             "I'll bring you their answer."))
+        return Reply.of(
+            MessageBuilder().say("Your question was sent to ").mention(ctx.address(member))
+            .say(". I'll bring you their answer.").build()
+        )
     reason = bounded(cmd.note, what="reason", max_length=500, multiline=True) if (
         cmd.note and cmd.answer is c.IntroAnswer.DECLINE) else None
     if cmd.answer is c.IntroAnswer.DECLINE_AND_PAUSE:
@@ -256,12 +260,15 @@ async def answer_intro(cmd: c.AnswerIntro, ctx: FlowContext) -> Reply:
             MessageBuilder()
             .say(f"Declined request #{intro.id} and paused you until ")
             .moment(until, ctx.my_zone, MomentStyle.DATE)
-            .say(f". {member.display_name} was told kindly.")
+            .say(". ").mention(ctx.address(member)).say(" was told kindly.")
             .choice("Resume now", "mentor resume")
             .build()
         )
     await _decline(ctx, intro, member, reason)
-    return Reply.of(text(f"Declined request #{intro.id}. {member.display_name} was told kindly."))
+    return Reply.of(
+        MessageBuilder().say(f"Declined request #{intro.id}. ").mention(ctx.address(member))
+        .say(" was told kindly.").build()
+    )
 
 
 async def _move(
@@ -281,7 +288,8 @@ async def _accept(ctx: FlowContext, intro: IntroRequest, member: Member) -> Repl
     ctx.notify(n.INTRO_SPACE, intro_id=intro.id)
     ctx.notify(n.INTRO_ACCEPTED, recipient=member, intro_id=intro.id)
     return Reply.of(
-        text(f"Accepted! I'm introducing you and {member.display_name} in a private space now.")
+        MessageBuilder().say("Accepted! I'm introducing you and ").mention(ctx.address(member))
+        .say(" in a private space now.").build()
     )
 
 

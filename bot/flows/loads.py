@@ -10,9 +10,9 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from storage.store import Tx
 from bot.domain import IntroState
 from bot.matching import Load
+from storage.store import Tx
 
 log = logging.getLogger(__name__)
 

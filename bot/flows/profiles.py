@@ -25,7 +25,13 @@ from bot.messages import (
     text,
 )
 from bot.text import bounded
-from bot.timezones import describe_windows, parse_quiet_hours, parse_timezone, parse_until, parse_windows
+from bot.timezones import (
+    describe_windows,
+    parse_quiet_hours,
+    parse_timezone,
+    parse_until,
+    parse_windows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +57,8 @@ def profile_form(profile: MentorProfile | None) -> Form:
                       initial=", ".join(str(w) for w in profile.windows) if profile else ""),
             FormField("lengths", "Session lengths in minutes", required=False, max_length=40,
                       placeholder="30, 45, 60",
-                      initial=", ".join(map(str, profile.session_lengths)) if profile else "30, 60"),
+                      initial=(", ".join(map(str, profile.session_lengths))
+                               if profile else "30, 60")),
             FormField("mentees", "Max active mentees", required=False, max_length=3,
                       initial=str(profile.max_mentees) if profile else str(DEFAULT_MENTEES)),
         ),
@@ -86,7 +93,9 @@ def parse_lengths(value: str) -> tuple[int, ...]:
             )
         lengths.add(int(raw))
     if not lengths:
-        raise UserError("Please give at least one session length.", "For example: `lengths: 30, 60`.")
+        raise UserError(
+            "Please give at least one session length.", "For example: `lengths: 30, 60`."
+        )
     return tuple(sorted(lengths))
 
 
@@ -168,17 +177,23 @@ async def edit_profile(cmd: c.EditMentorProfile, ctx: FlowContext) -> Reply:
 
 async def _notify_waitlist(ctx: FlowContext, mentor: Member, profile: MentorProfile) -> None:
     """Members waiting for a topic this mentor covers hear that someone is free."""
-    from bot.matching import topic_fit
+    from bot.flows.loads import mentor_loads
+    from bot.matching import Load, is_full, topic_fit
 
     if profile.is_paused(ctx.now):
         return
+    loads = await mentor_loads(ctx.tx, ctx.community.id, ctx.settings.default_timezone, ctx.now)
+    if is_full(profile, loads.get(mentor.id, Load())):
+        return  # still no room: telling them now would send them to a mentor who can't take them
     for entry in await ctx.tx.open_waitlist(ctx.community.id):
         if entry.member_id == mentor.id:
             continue
-        if any(topic_fit(entry.topic, t, ctx.settings.synonyms) >= 0.45 for t in profile.topics):
-            if await ctx.tx.close_waitlist_entry(entry.id, ctx.now):
-                recipient = await ctx.tx.member(ctx.community.id, entry.member_id)
-                ctx.notify("waitlist.freed", recipient=recipient, topic=entry.topic)
+        fits = any(
+            topic_fit(entry.topic, t, ctx.settings.synonyms) >= 0.45 for t in profile.topics
+        )
+        if fits and await ctx.tx.close_waitlist_entry(entry.id, ctx.now):
+            recipient = await ctx.tx.member(ctx.community.id, entry.member_id)
+            ctx.notify("waitlist.freed", recipient=recipient, topic=entry.topic)
 
 
 async def show_profile(cmd: c.ShowProfile, ctx: FlowContext) -> Reply:
@@ -214,8 +229,8 @@ async def show_profile(cmd: c.ShowProfile, ctx: FlowContext) -> Reply:
             msg.choice("Resume", "mentor resume", ChoiceStyle.PRIMARY)
         msg.choice("Delete", "mentor delete", ChoiceStyle.DANGER)
     else:
-        msg.choice(f"Ask {member.display_name[:40]} for an intro", f"request <member:{member.platform_user_id}>",
-                   ChoiceStyle.PRIMARY)
+        msg.choice(f"Ask {member.display_name[:40]} for an intro",
+                   f"request <member:{member.platform_user_id}>", ChoiceStyle.PRIMARY)
     return Reply.of(msg.build())
 
 

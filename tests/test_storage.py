@@ -1,0 +1,222 @@
+"""Storage: a real database file, migrations, WAL, communities kept apart, times in UTC.
+
+The same tests run on SQLite and PostgreSQL (``any_db_url``): the core's queries must mean the
+same thing on both.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from bot.clock import ManualClock
+from bot.commands import Caller
+from bot.config import CommunityDefaults
+from bot.core import Mentorbot
+from bot.domain import IntroState
+from storage import schema
+from storage.db import create_engine, migrate
+from storage.store import Store
+from tests.conftest import START
+
+MENTOR_SET = (
+    "mentor set topics: python, career bio: I review code for a living. "
+    "lengths: 30, 45 availability: Tue 18:00-20:00 mentees: 3 sessions: 4"
+)
+CONTEXT = "I wrote a small CLI and got stuck on packaging it for PyPI."
+
+
+def caller(community: str, user_id: str, name: str) -> Caller:
+    return Caller("test", community, f"Community {community}", user_id, name)
+
+
+async def table_names(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def test_migrations_create_every_table_from_an_empty_database(any_db_url: str) -> None:
+    engine = create_engine(any_db_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    names = await table_names(any_db_url)
+    assert {t.name for t in schema.metadata.sorted_tables} <= names
+    assert "alembic_version" in names
+
+
+async def test_migrating_twice_is_harmless_and_keeps_the_data(any_db_url: str) -> None:
+    clock = ManualClock(START)
+    engine = create_engine(any_db_url)
+    await migrate(engine)
+    store = Store(engine)
+    core = Mentorbot(store, clock, CommunityDefaults())
+    await core.handle_text(caller("c1", "U1", "Grace"), MENTOR_SET)
+    await store.close()
+
+    engine = create_engine(any_db_url)
+    await migrate(engine)  # a second start
+    store = Store(engine)
+    try:
+        async with store.transaction() as tx:
+            community = await tx.community("test", "c1")
+            assert community is not None
+            profiles = await tx.profiles(community.id)
+        assert [p.topics for p in profiles] == [("python", "career")]
+    finally:
+        await store.close()
+
+
+async def test_sqlite_database_is_a_real_file_in_wal_mode(sqlite_url: str, tmp_path: Path) -> None:
+    engine = create_engine(sqlite_url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as conn:
+            mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar_one()
+            fks = (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert mode.lower() == "wal"
+    assert fks == 1
+    assert (tmp_path / "mentorbot.db").stat().st_size > 0
+
+
+async def test_times_are_stored_as_utc_and_come_back_aware(any_db_url: str) -> None:
+    engine = create_engine(any_db_url)
+    await migrate(engine)
+    store = Store(engine)
+    berlin_noon = datetime(2026, 11, 23, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    try:
+        async with store.transaction() as tx:
+            community = await tx.create_community("test", "tz", "Zones", berlin_noon)
+            await tx.add_member(community.id, "U1", "Ada", "Europe/Berlin", berlin_noon)
+        async with store.transaction() as tx:
+            back = await tx.community("test", "tz")
+            member = await tx.member_by_platform_id(back.id, "U1") if back else None
+            typed = (
+                await tx.conn.execute(select(schema.members.c.created_at))
+            ).scalar_one()
+            untyped = (
+                await tx.conn.execute(text("SELECT created_at FROM members"))
+            ).scalar_one()
+        assert back is not None and member is not None
+        assert typed == berlin_noon
+        assert typed.tzinfo is not None and typed.utcoffset() == timedelta(0)
+        # What is in the database itself is 12:00 UTC (13:00 at +01:00), not local time.
+        if isinstance(untyped, str):
+            assert untyped.startswith("2026-11-23 12:00:00")
+        else:
+            assert untyped == datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    finally:
+        await store.close()
+
+
+async def test_a_naive_datetime_is_refused_by_storage(store: Store) -> None:
+    with pytest.raises(Exception, match="naive"):
+        async with store.transaction() as tx:
+            await tx.create_community("test", "naive", "Naive", datetime(2026, 11, 23, 12))
+
+
+async def test_two_communities_in_one_database_never_see_each_other(any_db_url: str) -> None:
+    """Same platform user ids and display names in both: nothing crosses over."""
+    engine = create_engine(any_db_url)
+    await migrate(engine)
+    store = Store(engine)
+    core = Mentorbot(store, ManualClock(START), CommunityDefaults())
+    try:
+        for community, topics in (("red", "python"), ("blue", "rust")):
+            reply = await core.handle_text(
+                caller(community, "U_MENTOR", "Grace"),
+                MENTOR_SET.replace("python, career", topics),
+            )
+            assert "now a mentor" in reply.plain_text()
+        sent = await core.handle_text(
+            caller("red", "U_MEMBER", "Ada"),
+            f"request Grace topic: python context: {CONTEXT}",
+        )
+        assert "Request #" in sent.plain_text()
+
+        blue_find = await core.handle_text(caller("blue", "U_MEMBER", "Ada"), "find python")
+        assert "No mentor is free" in blue_find.plain_text()
+        red_find = await core.handle_text(caller("red", "U_MEMBER", "Ada"), "find rust")
+        assert "No mentor is free" in red_find.plain_text()
+
+        blue_mine = (await core.handle_text(caller("blue", "U_MEMBER", "Ada"), "my")).plain_text()
+        assert "none yet" in blue_mine and "python" not in blue_mine
+        blue_mentor = (
+            await core.handle_text(caller("blue", "U_MENTOR", "Grace"), "my")
+        ).plain_text()
+        assert "from @Ada" not in blue_mentor and "rust" in blue_mentor
+
+        # Request numbers are global, but one community cannot answer another's request.
+        intro_id = int(sent.plain_text().split("#")[1].split()[0])
+        refused = await core.handle_text(caller("blue", "U_MENTOR", "Grace"), f"accept {intro_id}")
+        assert "isn't one addressed to you" in refused.plain_text()
+
+        # Ada asking blue's Grace works independently of the open request in red.
+        blue_request = await core.handle_text(
+            caller("blue", "U_MEMBER", "Ada"), f"request Grace topic: rust context: {CONTEXT}"
+        )
+        assert "Request #" in blue_request.plain_text()
+
+        async with store.transaction() as tx:
+            red = await tx.community("test", "red")
+            blue = await tx.community("test", "blue")
+            assert red is not None and blue is not None and red.id != blue.id
+            red_intros = await tx.intros_of(red.id)
+            blue_intros = await tx.intros_of(blue.id)
+            member_rows = (
+                await tx.conn.execute(
+                    select(schema.members.c.id, schema.members.c.community_id)
+                )
+            ).all()
+        community_of = {r.id: r.community_id for r in member_rows}
+        assert [i.topic for i in red_intros] == ["python"]
+        assert [i.topic for i in blue_intros] == ["rust"]
+        for intro in red_intros:
+            assert community_of[intro.member_id] == community_of[intro.mentor_id] == red.id
+        for intro in blue_intros:
+            assert community_of[intro.member_id] == community_of[intro.mentor_id] == blue.id
+        assert red_intros[0].state is IntroState.PENDING
+    finally:
+        await store.close()
+
+
+async def test_community_settings_round_trip_as_json(any_db_url: str) -> None:
+    engine = create_engine(any_db_url)
+    await migrate(engine)
+    store = Store(engine)
+    try:
+        async with store.transaction() as tx:
+            community = await tx.create_community("test", "s", "S", START)
+            await tx.save_community_settings(
+                community.id, {"request_limit": 5, "synonyms": {"golang": "go"}}
+            )
+        async with store.transaction() as tx:
+            assert await tx.community_settings(community.id) == {
+                "request_limit": 5,
+                "synonyms": {"golang": "go"},
+            }
+    finally:
+        await store.close()
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            await tx.create_community("test", "gone", "Gone", START)
+            raise RuntimeError("boom")
+    async with store.transaction() as tx:
+        assert await tx.community("test", "gone") is None
+
+
+def test_start_is_aware_utc() -> None:
+    assert START.tzinfo is UTC
