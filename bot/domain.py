@@ -35,7 +35,7 @@ class Member:
     timezone: str | None
     """The member's IANA zone; None until the platform tells us or the member sets it."""
     quiet_hours: str | None = None
-    """``HH:MM-HH:MM`` in the member's zone when follow-ups wait; None uses the community default."""
+    """``HH:MM-HH:MM`` in the member's zone when follow-ups wait; None: community default."""
     followups_paused_until: datetime | None = None
     followups_off: bool = False
 
@@ -211,6 +211,8 @@ class Session:
     created_at: datetime
     updated_at: datetime
     cancel_reason: str | None = None
+    original_start_at: datetime | None = None
+    """For an occurrence of a series: where the series put it (iCalendar RECURRENCE-ID)."""
 
     @property
     def end_at(self) -> datetime | None:
@@ -232,3 +234,7 @@ class SessionSeries:
     count: int | None
     created_at: datetime
     ended_at: datetime | None
+    timezone: str = "UTC"
+    """The zone the recurrence is computed in (the mentor's), so 18:00 stays 18:00 across DST."""
+    sequence: int = 0
+    """iCalendar SEQUENCE of the series event: bumped on every skip or end."""
