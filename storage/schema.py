@@ -203,6 +203,8 @@ session_series = Table(
     Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
     Column("intro_id", Integer, ForeignKey("intro_requests.id"), nullable=False),
     Column("frequency", String(12), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("sequence", Integer, nullable=False, default=0),
     Column("until_at", UTCDateTime, nullable=True),
     Column("count", Integer, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
@@ -220,6 +222,7 @@ sessions = Table(
     Column("topic", String(200), nullable=False),
     Column("agenda", Text, nullable=True),
     Column("start_at", UTCDateTime, nullable=True),
+    Column("original_start_at", UTCDateTime, nullable=True),
     Column("duration_minutes", Integer, nullable=False),
     Column("state", String(12), nullable=False),
     Column("proposed_by", Integer, ForeignKey("members.id"), nullable=False),
@@ -238,4 +241,36 @@ session_slots = Table(
     Column("id", Integer, primary_key=True),
     Column("session_id", Integer, ForeignKey("sessions.id"), nullable=False, index=True),
     Column("start_at", UTCDateTime, nullable=False),
+)
+
+# -- after sessions (the nudge ladder's follow-ups) --------------------------------------------
+
+session_attendance = Table(
+    "session_attendance",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("session_id", Integer, ForeignKey("sessions.id"), nullable=False),
+    Column("member_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("answer", String(12), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("session_id", "member_id", "sequence", name="uq_session_attendance_answer"),
+    Index("ix_session_attendance_community", "community_id", "answer"),
+)
+
+session_feedback = Table(
+    "session_feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("session_id", Integer, ForeignKey("sessions.id"), nullable=False),
+    Column("author_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("rating", Integer, nullable=True),
+    Column("text", Text, nullable=True),
+    Column("public", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_session_feedback_session", "session_id", "author_id", "kind"),
+    Index("ix_session_feedback_community", "community_id", "kind"),
 )
