@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot import notifications as n
 from bot.clock import Clock
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
+#: Yield to the event loop every so many nudges rendered or sent: a batch's Python work runs
+#: without awaiting anything when renderers and the platform answer at once.
+YIELD_EVERY = 100
 
 
 def idempotency_key(nudge_id: int) -> str:
@@ -68,6 +72,30 @@ class RunStats:
         return self.sent + self.stale + self.failed + self.retried
 
 
+class _Out(NamedTuple):
+    """A claimed nudge rendered into a message, waiting to be sent (a tuple: hundreds a batch)."""
+
+    nudge: NudgeRow
+    community: Community
+    settings: CommunityDefaults
+    out: n.Outgoing
+
+
+class _Communities(dict[int, tuple[Community, CommunityDefaults]]):
+    """Communities and their settings, read once per few seconds during a run, not per row."""
+
+    TTL = 5.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._since = time.monotonic()
+
+    def expire(self) -> None:
+        if time.monotonic() - self._since > self.TTL:
+            self.clear()
+            self._since = time.monotonic()
+
+
 @dataclass
 class _Batch:
     sent: list[tuple[int, str, str | None, str | None]] = field(default_factory=list)
@@ -91,28 +119,53 @@ class NudgeEngine:
         self.clock = clock
         self.settings = settings
         self.defaults = defaults
-        self._communities: dict[int, tuple[Community, CommunityDefaults]] = {}
+        self.hold_until: datetime | None = None
+        """After a 429: no new claims before this time (the platform asked us to wait)."""
 
     async def run_due(self, *, max_batches: int | None = None) -> RunStats:
-        """Deliver everything due now (in batches, yielding to the event loop between them)."""
+        """Deliver everything due now (in batches, yielding to the event loop between them).
+
+        The outcomes of one batch are recorded in the same transaction that claims the next
+        (one transaction per batch instead of two while a backlog drains); until then those
+        rows stay ``sending``, which recovery resolves if the process dies in between.
+        """
         total = RunStats()
         batches = 0
-        while max_batches is None or batches < max_batches:
-            token = uuid.uuid4().hex
-            now = self.clock.now()
-            async with self.store.transaction() as tx:
-                claimed = await tx.claim_due_nudges(now, self.settings.batch_size, token)
-            if not claimed:
-                break
-            total.add(await self._deliver(claimed, token))
-            batches += 1
-            await asyncio.sleep(0)  # let commands in: never stall the loop with a backlog
+        communities = _Communities()
+        unrecorded: _Batch | None = None
+        try:
+            while max_batches is None or batches < max_batches:
+                if self.held():
+                    break
+                token = uuid.uuid4().hex
+                async with self.store.transaction() as tx:
+                    if unrecorded is not None:
+                        await self._record(tx, unrecorded)
+                    claimed = await tx.claim_due_nudges(
+                        self.clock.now(), self.settings.batch_size, token
+                    )
+                    if claimed:
+                        stats, outgoing = await self._render(tx, claimed, token, communities)
+                unrecorded = None  # committed (on an error, ``finally`` records it alone)
+                if not claimed:
+                    break
+                unrecorded, sent = await self._send_batch(outgoing, token)
+                stats.add(sent)
+                total.add(stats)
+                batches += 1
+                await asyncio.sleep(0)  # let commands in: never stall the loop with a backlog
+        finally:
+            if unrecorded is not None:
+                async with self.store.transaction() as tx:
+                    await self._record(tx, unrecorded)
         return total
 
     async def recover(self, *, older_than: timedelta | None = None) -> RunStats:
         """Resolve nudges left in ``sending`` by a process that died.
 
-        Each is sent if and only if the platform does not already have it.
+        Each is sent if and only if the platform does not already have it (asked with the
+        nudge's idempotency key). ``older_than`` is how long a claim must be unanswered before
+        it counts as abandoned; ``timedelta(0)`` is right only when no other process runs.
         """
         cutoff_age = (
             older_than
@@ -120,29 +173,41 @@ class NudgeEngine:
             else timedelta(seconds=self.settings.claim_timeout_seconds)
         )
         total = RunStats()
+        communities = _Communities()
+        cutoff = self.clock.now() - cutoff_age + timedelta(microseconds=1)
+        after_id = 0
         while True:
-            now = self.clock.now()
             token = uuid.uuid4().hex
+            now = self.clock.now()
             async with self.store.transaction() as tx:
-                stuck = await tx.stuck_nudges(now - cutoff_age + timedelta(microseconds=1),
-                                              self.settings.batch_size)
-                mine = [
-                    s for s in stuck
-                    if await tx.reclaim_nudge(s.id, s.claim_token, token, now)
-                ]
-            if not stuck:
-                break
-            if not mine:
-                continue
-            log.warning("recovering %d nudge(s) whose sending was interrupted", len(mine))
-            stats = await self._deliver(mine, token, check_platform_first=True)
+                mine = await tx.reclaim_stuck_nudges(
+                    cutoff, after_id, self.settings.batch_size, token, now
+                )
+                if not mine:
+                    break
+                after_id = mine[-1].id
+                log.warning("recovering %d nudge(s) whose sending was interrupted", len(mine))
+                stats, outgoing = await self._render(tx, mine, token, communities)
+            batch, sent = await self._send_batch(outgoing, token, check_platform_first=True)
+            async with self.store.transaction() as tx:
+                await self._record(tx, batch)
+            stats.add(sent)
             stats.recovered = len(mine)
             total.add(stats)
+            await asyncio.sleep(0)
         return total
 
+    def held(self) -> bool:
+        """Whether a 429 told us to wait and the wait is not over yet."""
+        return self.hold_until is not None and self.clock.now() < self.hold_until
+
     async def next_due(self) -> datetime | None:
+        """When the engine has something to do next (respecting a platform's Retry-After)."""
         async with self.store.transaction() as tx:
-            return await tx.next_nudge_due()
+            due = await tx.next_nudge_due()
+        if due is not None and self.held() and self.hold_until is not None:
+            return max(due, self.hold_until)
+        return due
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -153,62 +218,91 @@ class NudgeEngine:
         overrides = await tx.community_settings(community_id)
         return community, self.defaults.model_copy(update=overrides)
 
-    async def _deliver(
-        self, claimed: Sequence[NudgeRow], token: str, *, check_platform_first: bool = False
-    ) -> RunStats:
+    async def _render(
+        self, tx: Tx, claimed: Sequence[NudgeRow], token: str, communities: _Communities
+    ) -> tuple[RunStats, list[_Out]]:
+        """Render a claimed batch inside the claiming transaction.
+
+        Stale and self-handled (``Done``) nudges are finished right here, with the renderer's
+        own writes and follow-ups: a release and the message it queues are recorded together
+        or not at all, even if the process dies right after.
+        """
+        stats = RunStats()
+        now = self.clock.now()
+        communities.expire()
+        finished: list[dict[str, Any]] = []
+        follow_ups: list[NewNudge] = []
+        outgoing: list[_Out] = []
+        for i, nudge in enumerate(claimed):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+            known = communities.get(nudge.community_id)
+            if known is None:
+                known = communities[nudge.community_id] = await self._community(
+                    tx, nudge.community_id
+                )
+            community, settings = known
+            ctx = n.RenderContext(tx, community, settings, now)
+            try:
+                result = await n.render(ctx, nudge)
+            except Exception as exc:  # a bug in a renderer must not block the others
+                log.exception("rendering nudge %s (%s) failed", nudge.id, nudge.kind)
+                result = n.Stale(f"could not render: {type(exc).__name__}: {exc}")
+                ctx.follow_ups.clear()
+            follow_ups.extend(ctx.follow_ups)
+            if isinstance(result, n.Stale):
+                finished.append(self._final(nudge, token, "stale", result.reason))
+                stats.stale += 1
+            elif isinstance(result, n.Done):
+                finished.append(self._final(nudge, token, "sent", result.outcome))
+                stats.sent += 1
+            else:
+                outgoing.append(_Out(nudge, community, settings, result))
+        await tx.finish_nudges(finished)
+        await tx.add_nudges(follow_ups, now)
+        return stats, outgoing
+
+    async def _send_batch(
+        self, outgoing: Sequence[_Out], token: str, *, check_platform_first: bool = False
+    ) -> tuple[_Batch, RunStats]:
+        """Send the rendered messages one by one; the outcomes are recorded by the caller."""
         stats = RunStats()
         batch = _Batch()
-        now = self.clock.now()
-        rendered: list[tuple[NudgeRow, Community, n.Rendered]] = []
-        communities: dict[int, tuple[Community, CommunityDefaults]] = {}
-        async with self.store.transaction() as tx:
-            for nudge in claimed:
-                if nudge.community_id not in communities:
-                    communities[nudge.community_id] = await self._community(tx, nudge.community_id)
-                community, settings = communities[nudge.community_id]
-                ctx = n.RenderContext(tx, community, settings, now)
-                try:
-                    result = await n.render(ctx, nudge)
-                except Exception as exc:  # a bug in a renderer must not block the others
-                    log.exception("rendering nudge %s (%s) failed", nudge.id, nudge.kind)
-                    result = n.Stale(f"could not render: {type(exc).__name__}")
-                batch.follow_ups.extend(ctx.follow_ups)
-                rendered.append((nudge, community, result))
-        rate_limited_until: datetime | None = None
-        for nudge, community, result in rendered:
-            if isinstance(result, n.Stale):
-                batch.outcomes.append(self._final(nudge, token, "stale", result.reason))
-                stats.stale += 1
-                continue
-            if isinstance(result, n.Done):
-                batch.outcomes.append(self._final(nudge, token, "sent", result.outcome))
-                stats.sent += 1
-                continue
-            if rate_limited_until is not None:
-                batch.outcomes.append(self._retry(nudge, token, rate_limited_until, count=False))
+        hold = self.hold_until if self.held() else None
+        for i, item in enumerate(outgoing):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # a fast platform never awaits: let others in
+            nudge = item.nudge
+            if hold is not None:  # the platform said wait: the rest steps back, untried
+                batch.outcomes.append(self._retry(nudge, token, hold, count=False))
                 stats.retried += 1
                 continue
             try:
+                # A nudge tried before may have reached the platform (a time-out after the
+                # platform took it): ask before sending again, as after a crash.
                 delivered, note = await self._send(
-                    community, nudge, result, check_platform_first=check_platform_first
+                    item, check_platform_first=check_platform_first or nudge.attempts > 0
                 )
             except RateLimited as exc:
-                rate_limited_until = self.clock.now() + timedelta(seconds=max(exc.retry_after, 0.5))
+                hold = self.hold_until = self.clock.now() + timedelta(
+                    seconds=max(exc.retry_after, 0.5)
+                )
                 log.warning("rate limited for %.1fs; stepping back", exc.retry_after)
-                batch.outcomes.append(self._retry(nudge, token, rate_limited_until, count=False))
+                batch.outcomes.append(self._retry(nudge, token, hold, count=False))
                 stats.retried += 1
                 continue
             except (RecipientUnreachable, PermanentFailure) as exc:
-                self._give_up(nudge, token, str(exc) or type(exc).__name__, batch, communities)
+                self._give_up(item, token, f"{type(exc).__name__}: {exc}", batch)
                 stats.failed += 1
                 continue
             except Exception as exc:  # 5xx, time-outs, connection errors, adapter bugs
                 log.warning("sending nudge %s failed: %s", nudge.id, exc, exc_info=True)
                 if nudge.attempts + 1 >= self.settings.max_attempts:
                     self._give_up(
-                        nudge, token,
-                        f"gave up after {nudge.attempts + 1} attempts: {exc or type(exc).__name__}",
-                        batch, communities,
+                        item, token,
+                        f"gave up after {nudge.attempts + 1} attempts: "
+                        f"{type(exc).__name__}: {exc}",
+                        batch,
                     )
                     stats.failed += 1
                 else:
@@ -218,35 +312,41 @@ class NudgeEngine:
                 continue
             batch.sent.append((nudge.id, token, delivered.ref, note))
             stats.sent += 1
-            if note:
+            if note and "mentioned in" in note:
                 stats.fallbacks += 1
-        async with self.store.transaction() as tx:
-            await tx.mark_nudges_sent(batch.sent, self.clock.now())
-            await tx.finish_nudges(batch.outcomes)
-            await tx.add_nudges(batch.follow_ups, self.clock.now())
-        return stats
+        return batch, stats
+
+    async def _record(self, tx: Tx, batch: _Batch) -> None:
+        now = self.clock.now()
+        await tx.mark_nudges_sent(batch.sent, now)
+        await tx.finish_nudges(batch.outcomes)
+        await tx.add_nudges(batch.follow_ups, now)
 
     async def _send(
-        self,
-        community: Community,
-        nudge: NudgeRow,
-        out: n.Outgoing,
-        *,
-        check_platform_first: bool,
+        self, item: _Out, *, check_platform_first: bool
     ) -> tuple[Delivered, str | None]:
+        community, nudge, out = item.community, item.nudge, item.out
         key = idempotency_key(nudge.id)
         destination = await self._destination(community, out)
         if check_platform_first:
             found = await self.messenger.find_sent(community.external_id, destination, key)
             if found is not None:
-                return found, "found already delivered after a restart"
+                return found, "found already delivered after an interrupted send"
         try:
             return await self.messenger.send(
                 community.external_id, destination, out.message, key
             ), None
         except RecipientUnreachable as exc:
-            if not isinstance(destination, DirectMessage) or not out.fallback_channel:
+            if not isinstance(destination, DirectMessage):
                 raise
+            fallback_to = await self._fallback_destination(nudge, out)
+            if fallback_to is None:
+                raise
+            fb_key = key + "-fb"
+            if check_platform_first:
+                found = await self.messenger.find_sent(community.external_id, fallback_to, fb_key)
+                if found is not None:
+                    return found, f"private message refused ({exc}); mention found already sent"
             member = destination.member
             fallback = (
                 MessageBuilder()
@@ -256,9 +356,27 @@ class NudgeEngine:
                 .build()
             )
             delivered = await self.messenger.send(
-                community.external_id, ChannelPost(out.fallback_channel), fallback, key + "-fb"
+                community.external_id, fallback_to, fallback, fb_key
             )
-            return delivered, f"private message refused ({exc}); mentioned in {out.fallback_channel}"
+            where = (
+                fallback_to.channel if isinstance(fallback_to, ChannelPost) else "the intro space"
+            )
+            return delivered, f"private message refused ({exc}); mentioned in {where}"
+
+    async def _fallback_destination(
+        self, nudge: NudgeRow, out: n.Outgoing
+    ) -> ChannelPost | SpacePost | None:
+        """Where to mention someone whose DMs are closed: the renderer's channel, else the
+        intro's private space (never a public channel for a private matter)."""
+        if out.fallback_channel:
+            return ChannelPost(out.fallback_channel)
+        if nudge.intro_id is None:
+            return None
+        async with self.store.transaction() as tx:
+            intro = await tx.intro(nudge.community_id, nudge.intro_id)
+        if intro is not None and intro.space_ref:
+            return SpacePost(intro.space_ref)
+        return None
 
     async def _destination(self, community: Community, out: n.Outgoing) -> Destination:
         if not isinstance(out.destination, n.OpenSpace):
@@ -279,25 +397,18 @@ class NudgeEngine:
         return {"id": nudge.id, "token": token, "state": "pending", "due_at": due_at,
                 "attempts": nudge.attempts + (1 if count else 0)}
 
-    def _give_up(
-        self,
-        nudge: NudgeRow,
-        token: str,
-        error: str,
-        batch: _Batch,
-        communities: dict[int, tuple[Community, CommunityDefaults]],
-    ) -> None:
+    def _give_up(self, item: _Out, token: str, error: str, batch: _Batch) -> None:
+        nudge = item.nudge
         log.error("nudge %s (%s) failed for good: %s", nudge.id, nudge.kind, error)
         batch.outcomes.append(
             {"id": nudge.id, "token": token, "state": "failed", "outcome": error[:1000],
              "attempts": nudge.attempts + 1}
         )
-        _community, settings = communities[nudge.community_id]
-        if nudge.kind != n.ORGANIZER_ALERT and settings.organizer_channel:
+        if nudge.kind != n.ORGANIZER_ALERT and item.settings.organizer_channel:
             batch.follow_ups.append(
                 NewNudge(
                     nudge.community_id, n.ORGANIZER_ALERT, self.clock.now(),
-                    channel=settings.organizer_channel,
+                    channel=item.settings.organizer_channel,
                     payload={"text": f"A {nudge.kind} message (nudge #{nudge.id}) could not "
                                      f"be delivered: {error[:300]}"},
                 )

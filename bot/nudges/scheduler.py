@@ -11,6 +11,7 @@ is missed entirely the next sweep finds the same rows in the table.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +21,31 @@ from bot.nudges.engine import NudgeEngine, RunStats
 
 log = logging.getLogger(__name__)
 
+#: After a failed run, wait this long before the next try (never spin on a broken database).
+RETRY_AFTER_ERROR = 5.0
+
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+#: The alarm jobs may overlap a run in progress (``run`` re-arms the alarm before it returns,
+#: and a wake may come at any time). APScheduler would *skip* such a firing ("maximum number of
+#: running instances reached") and a skipped date job is gone: nudges would wait for the sweep.
+#: ``run`` serializes itself with its lock and ``_again`` flag, so let APScheduler start it.
+ALARM = {"max_instances": 1000}
+
+
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Keep the garbage collector's full passes short while a backlog drains.
+
+    Everything alive at start (modules, settings, SQLAlchemy's caches: ~90k objects) would be
+    traversed by every full collection, which took ~80 ms mid-drain; ``gc.freeze`` moves it out
+    of the collector's sight (it is still freed normally by reference counting).
+    """
+    global _frozen
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
 
 
 class NudgeScheduler:
@@ -39,48 +64,77 @@ class NudgeScheduler:
             self.sweep, "interval", seconds=self.sweep_seconds, id="sweep", replace_existing=True
         )
         self.scheduler.start()
+        _freeze_startup_objects()
         self.wake()
 
     async def stop(self) -> None:
-        if self.scheduler.running:
+        """Stop waking; let a run in progress finish recording its outcomes first.
+
+        APScheduler's asyncio executor cancels the tasks of running jobs at shutdown, so the
+        scheduler is paused, the run lock taken, and only then shut down.
+        """
+        if not self.scheduler.running:
+            return
+        self.scheduler.pause()
+        async with self._lock:
             self.scheduler.shutdown(wait=False)
-        async with self._lock:  # let a run in progress finish recording its outcomes
-            pass
 
     def wake(self) -> None:
         """Run as soon as possible (called after a command queued messages)."""
         if self.scheduler.running:
             self.scheduler.add_job(
-                self.run, "date", run_date=datetime.now(UTC), id="wake", replace_existing=True
+                self.run, "date", run_date=datetime.now(UTC), id="wake", replace_existing=True,
+                **ALARM,
             )
 
     async def sweep(self) -> RunStats:
+        """The periodic safety net: recover abandoned claims, then deliver what is due."""
+        stats = RunStats()
         async with self._lock:
-            stats = await self.engine.recover()
+            try:
+                stats = await self.engine.recover()
+            except Exception:  # the database was away: the next sweep tries again
+                log.exception("recovering interrupted nudges failed")
         stats.add(await self.run())
         return stats
 
     async def run(self) -> RunStats:
+        """Deliver everything due, then arm the alarm for the next due time.
+
+        The alarm is armed even when the run failed (a database hiccup), so one error never
+        leaves nudges waiting for the sweep.
+        """
         if self._lock.locked():
             self._again = True
             return RunStats()
         total = RunStats()
+        failed = False
         async with self._lock:
-            while True:
-                self._again = False
-                total.add(await self.engine.run_due())
-                if not self._again:
-                    break
-            await self._arm_next()
+            try:
+                while True:
+                    self._again = False
+                    total.add(await self.engine.run_due())
+                    if not self._again:
+                        break
+            except Exception:
+                failed = True
+                log.exception("delivering nudges failed; trying again shortly")
+            finally:
+                try:
+                    await self._arm_next(min_delay=RETRY_AFTER_ERROR if failed else 0.0)
+                except Exception:
+                    log.exception("could not read the next due time; the sweep will")
         if total.handled:
             log.info("nudges: %s", total)
         return total
 
-    async def _arm_next(self) -> None:
+    async def _arm_next(self, *, min_delay: float = 0.0) -> None:
         due = await self.engine.next_due()
         if due is None or not self.scheduler.running:
             return
         # The engine's clock may run ahead of the wall clock (console /time); wait in wall time.
-        delay = max((due - self.engine.clock.now()).total_seconds(), 0.0)
+        delay = max((due - self.engine.clock.now()).total_seconds(), min_delay)
         run_at = datetime.now(UTC) + timedelta(seconds=min(delay, self.sweep_seconds))
-        self.scheduler.add_job(self.run, "date", run_date=run_at, id="next", replace_existing=True)
+        self.scheduler.add_job(
+            self.run, "date", run_date=run_at, id="next", replace_existing=True, **ALARM
+        )

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): run ``python -m bench.<name>``."""

@@ -1,0 +1,369 @@
+"""The nudge engine against real SQLite files (and PostgreSQL for concurrent claims).
+
+Data is made the way people make it, through ``Mentorbot.handle_text``: Ada mentors Python, Bob
+asks her for an intro. The platform is :class:`tests.recording_port.RecordingMessenger`, which
+has the platform's idempotency semantics and fails when told to. Time is a ManualClock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.clock import ManualClock
+from bot.commands import Caller
+from bot.config import CommunityDefaults, NudgeSettings
+from bot.core import Mentorbot
+from bot.domain import IntroState
+from bot.messages import MemberAddress, MessageBuilder
+from bot.notifications import INTRO_DEADLINE_NUDGE, INTRO_REQUEST, ORGANIZER_ALERT
+from bot.nudges.engine import BACKOFF_BASE, NudgeEngine, idempotency_key
+from bot.ports import (
+    ChannelPost,
+    DirectMessage,
+    PermanentFailure,
+    RateLimited,
+    TemporaryFailure,
+)
+from storage import schema as t
+from storage.db import create_engine, migrate
+from storage.store import NewNudge, Store
+from tests.recording_port import RecordingMessenger
+
+COMMUNITY = "T0TEST0001"
+
+
+def caller(user_id: str, name: str, *, admin: bool = False) -> Caller:
+    return Caller("test", COMMUNITY, "Test", user_id, name, "UTC", is_platform_admin=admin)
+
+
+ADA = caller("U0ADA00001", "Ada")
+BOB = caller("U0BOB00001", "Bob")
+ORG = caller("U0ORG00001", "Org", admin=True)
+
+REQUEST = "request Ada topic: python context: I want to learn asyncio and I tried the docs"
+
+
+class World:
+    def __init__(
+        self, store: Store, clock: ManualClock, settings: NudgeSettings | None = None
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.core = Mentorbot(store, clock, CommunityDefaults())
+        self.port = RecordingMessenger()
+        self.settings = settings or NudgeSettings(max_attempts=3)
+        self.engine = NudgeEngine(store, self.port, clock, self.settings, CommunityDefaults())
+
+    async def say(self, who: Caller, line: str) -> str:
+        return (await self.core.handle_text(who, line)).plain_text()
+
+    async def setup_intro(self) -> int:
+        assert "mentor" in await self.say(
+            ADA, "mentor set topics: python bio: hi availability: Tue 18:00-20:00")
+        out = await self.say(BOB, REQUEST)
+        assert "Request #" in out, out
+        return int(out.split("#")[1].split()[0])
+
+    async def nudges(self, kind: str | None = None) -> list[dict[str, Any]]:
+        async with self.store.transaction() as tx:
+            rows = await tx.conn.execute(select(t.nudges).order_by(t.nudges.c.id))
+            return [dict(r._mapping) for r in rows if kind is None or r.kind == kind]
+
+    async def one(self, kind: str) -> dict[str, Any]:
+        rows = await self.nudges(kind)
+        assert len(rows) == 1, rows
+        return rows[0]
+
+
+@pytest.fixture
+def world(store: Store, clock: ManualClock) -> World:
+    return World(store, clock)
+
+
+async def test_sends_what_is_due_and_only_that(world: World) -> None:
+    await world.setup_intro()
+    stats = await world.engine.run_due()
+    assert stats.sent == 1
+    [delivery] = world.port.deliveries
+    assert isinstance(delivery.destination, DirectMessage)
+    assert delivery.destination.member.display_name == "Ada"
+    assert "asks you for an intro" in delivery.text
+    request = await world.one(INTRO_REQUEST)
+    assert request["state"] == "sent" and request["delivery_ref"] == delivery.ref
+    assert request["sent_at"] == world.clock.now()
+    deadline = await world.one(INTRO_DEADLINE_NUDGE)
+    assert deadline["state"] == "pending"
+
+    world.clock.advance(timedelta(hours=48) - timedelta(seconds=1))
+    assert (await world.engine.run_due()).handled == 0
+    assert len(world.port.deliveries) == 1
+
+    world.clock.advance(timedelta(seconds=1))
+    assert (await world.engine.run_due()).sent == 1
+    assert "gentle reminder" in world.port.deliveries[-1].text
+    assert (await world.one(INTRO_DEADLINE_NUDGE))["state"] == "sent"
+    assert world.port.attempts[idempotency_key(request["id"])] == 1
+
+
+async def test_withdrawn_request_makes_its_nudges_stale_with_the_reason(world: World) -> None:
+    intro_id = await world.setup_intro()
+    assert "withdrawn" in await world.say(BOB, f"withdraw {intro_id}")
+    await world.engine.run_due()
+    world.clock.advance(timedelta(days=4))
+    await world.engine.run_due()
+    for kind in (INTRO_REQUEST, INTRO_DEADLINE_NUDGE, "intro.release"):
+        row = await world.one(kind)
+        assert (row["state"], row["outcome"]) == ("stale", "request withdrawn")
+    report = await world.say(ORG, "report")
+    assert "Nudges: sent 1, stale 3" in report, report
+    # Only the mentor's "withdrawn" note went out, never the request itself.
+    assert [d.text for d in world.port.deliveries] == [
+        f"@Bob withdrew request #{intro_id}. Nothing more to do, thank you!"
+    ]
+
+
+async def test_a_change_after_queueing_is_caught_when_rendering(world: World) -> None:
+    intro_id = await world.setup_intro()
+    # The request is answered behind the nudge's back (no skip): rendering sees it.
+    async with world.store.transaction() as tx:
+        assert await tx.set_intro_state(
+            intro_id, IntroState.PENDING, IntroState.DECLINED, world.clock.now())
+    stats = await world.engine.run_due()
+    assert (stats.stale, stats.sent) == (1, 0)
+    row = await world.one(INTRO_REQUEST)
+    assert row["state"] == "stale" and row["outcome"] == "request declined"
+    assert world.port.deliveries == []
+
+
+async def test_rate_limit_waits_for_retry_after_without_burning_attempts(world: World) -> None:
+    assert "now" in await world.say(ORG, "settings set announce_requests true")
+    assert "now" in await world.say(ORG, "settings set mentors_channel C0MENTORS")
+    await world.setup_intro()  # the request and its announcement are due now
+    world.port.fail_next(lambda: RateLimited(120.0))
+    stats = await world.engine.run_due()
+    assert (stats.sent, stats.retried) == (0, 2)
+    # The first send got the 429; the rest of the batch stepped back without trying.
+    assert sum(world.port.attempts.values()) == 0
+    hold = world.clock.now() + timedelta(seconds=120)
+    assert world.engine.hold_until == hold
+    assert await world.engine.next_due() == hold
+    for row in await world.nudges():
+        if row["due_at"] <= hold:
+            assert (row["state"], row["attempts"], row["due_at"]) == ("pending", 0, hold)
+
+    world.clock.advance(timedelta(seconds=119))
+    assert (await world.engine.run_due()).handled == 0
+    assert world.port.deliveries == []
+
+    world.clock.advance(timedelta(seconds=1))
+    assert (await world.engine.run_due()).sent == 2
+    assert sorted(world.port.attempts.values()) == [1, 1]
+    assert world.port.to(ChannelPost("C0MENTORS"))
+    assert all(r["attempts"] == 0 for r in await world.nudges(INTRO_REQUEST))
+
+
+async def test_server_errors_back_off_then_succeed(world: World) -> None:
+    await world.setup_intro()
+    world.port.fail_next(lambda: TemporaryFailure("502 bad gateway"), times=2)
+    assert (await world.engine.run_due()).retried == 1
+    row = await world.one(INTRO_REQUEST)
+    assert (row["state"], row["attempts"]) == ("pending", 1)
+    assert row["due_at"] == world.clock.now() + BACKOFF_BASE
+
+    world.clock.advance(BACKOFF_BASE)
+    assert (await world.engine.run_due()).retried == 1
+    row = await world.one(INTRO_REQUEST)
+    assert row["attempts"] == 2 and row["due_at"] == world.clock.now() + 2 * BACKOFF_BASE
+
+    world.clock.advance(2 * BACKOFF_BASE - timedelta(seconds=1))
+    assert (await world.engine.run_due()).handled == 0
+    world.clock.advance(timedelta(seconds=1))
+    finds = world.port.find_calls
+    assert (await world.engine.run_due()).sent == 1
+    # A retry after an unknown fate asks the platform first, then sends once.
+    assert world.port.find_calls == finds + 1
+    row = await world.one(INTRO_REQUEST)
+    assert (row["state"], row["attempts"]) == ("sent", 2)
+    assert len(world.port.deliveries) == 1
+
+
+async def test_gives_up_after_max_attempts_and_tells_organizers(world: World) -> None:
+    assert "now" in await world.say(ORG, "settings set organizer_channel C0ORG")
+    await world.setup_intro()
+    world.port.fail_next(
+        lambda: TemporaryFailure("503 unavailable"), times=100,
+        when=lambda dest, _key: isinstance(dest, DirectMessage),
+    )
+    for _ in range(3):
+        await world.engine.run_due()
+        world.clock.advance(timedelta(hours=1))
+    row = await world.one(INTRO_REQUEST)
+    assert row["state"] == "failed" and row["attempts"] == 3
+    assert "gave up after 3 attempts" in row["outcome"] and "503" in row["outcome"]
+    alert = await world.one(ORGANIZER_ALERT)
+    assert alert["state"] == "sent" and alert["channel"] == "C0ORG"
+    [posted] = world.port.to(ChannelPost("C0ORG"))
+    assert f"nudge #{row['id']}" in posted.text and "could not be delivered" in posted.text
+    await world.engine.run_due()
+    assert (await world.one(INTRO_REQUEST))["attempts"] == 3  # never tried again
+    report = await world.say(ORG, "report")
+    assert "failed 1" in report and f"failed nudge #{row['id']}" in report
+
+
+async def test_refused_dm_falls_back_to_a_mention_in_the_channel(world: World) -> None:
+    assert "now" in await world.say(ORG, "settings set intros_channel C0INTROS")
+    intro_id = await world.setup_intro()
+    await world.engine.run_due()
+    world.port.close_dms("U0BOB00001")
+    assert "accept" in (await world.say(ADA, f"accept {intro_id}")).lower()
+    stats = await world.engine.run_due()
+    assert stats.fallbacks == 1
+    accepted = await world.one("intro.accepted")
+    assert accepted["state"] == "sent"
+    assert "private message refused" in accepted["outcome"]
+    assert "mentioned in C0INTROS" in accepted["outcome"]
+    [mention] = world.port.to(ChannelPost("C0INTROS"))
+    assert mention.text.startswith("@Bob I tried to send you a private message")
+    assert mention.key == idempotency_key(accepted["id"]) + "-fb"
+
+
+async def test_permanent_errors_are_never_retried(world: World) -> None:
+    intro_id = await world.setup_intro()
+    await world.engine.run_due()
+    world.port.close_dms("U0ADA00001")  # the withdrawn note has no public fallback
+    await world.say(BOB, f"withdraw {intro_id}")
+    assert (await world.engine.run_due()).failed == 1
+    row = await world.one("intro.withdrawn")
+    assert row["state"] == "failed" and "RecipientUnreachable" in row["outcome"]
+    await world.say(ADA, "mentor set topics: python, go")  # wakes nothing
+    world.port.fail_next(lambda: PermanentFailure("missing access (50001)"))
+    assert "now" in await world.say(ORG, "settings set organizer_channel C0ORG")
+    async with world.store.transaction() as tx:
+        community = await tx.community("test", COMMUNITY)
+        assert community is not None
+        await tx.add_nudges([NewNudge(community.id, ORGANIZER_ALERT, world.clock.now(),
+                                      channel="C0GONE", payload={"text": "hello"})],
+                            world.clock.now())
+    assert (await world.engine.run_due()).failed == 1
+    world.clock.advance(timedelta(days=1))
+    await world.engine.run_due()
+    alerts = await world.nudges(ORGANIZER_ALERT)
+    assert [a["state"] for a in alerts] == ["failed"]  # no alert about an alert
+    assert "50001" in alerts[0]["outcome"]
+    assert world.port.attempts[idempotency_key(row["id"])] == 0
+    assert world.port.attempts[idempotency_key(alerts[0]["id"])] == 0
+
+
+async def test_release_and_its_message_are_recorded_together(world: World) -> None:
+    await world.setup_intro()
+    world.clock.advance(timedelta(hours=72))
+    await world.engine.run_due()
+    release = await world.one("intro.release")
+    assert (release["state"], release["outcome"]) == ("sent", "released after the deadline")
+    released = await world.one("intro.released")
+    assert released["state"] == "sent"
+    assert "hasn't answered" in world.port.deliveries[-1].text
+
+
+async def test_recovery_sends_only_what_the_platform_does_not_have(world: World) -> None:
+    await world.setup_intro()
+    assert "mentor" in await world.say(BOB, "mentor set topics: rust bio: hi")
+    assert "Request #" in await world.say(ADA, REQUEST.replace("Ada", "Bob"))
+    now = world.clock.now()
+    # A process claims both requests, delivers the first, and dies before recording anything.
+    async with world.store.transaction() as tx:
+        claimed = await tx.claim_due_nudges(now, 10, "dead-process")
+    assert [c.kind for c in claimed] == [INTRO_REQUEST, INTRO_REQUEST]
+    first, second = claimed
+    await world.port.send(
+        COMMUNITY, DirectMessage(MemberAddress("U0ADA00001", "Ada", "UTC")),
+        MessageBuilder().say("the first request").build(), idempotency_key(first.id),
+    )
+
+    # Another live process must not take claims that are only seconds old.
+    assert (await world.engine.recover()).handled == 0
+    assert (await world.engine.run_due()).handled == 0
+    assert [r["state"] for r in await world.nudges(INTRO_REQUEST)] == ["sending", "sending"]
+
+    stats = await world.engine.recover(older_than=timedelta(0))
+    assert (stats.recovered, stats.sent) == (2, 2)
+    rows = await world.nudges(INTRO_REQUEST)
+    assert [r["state"] for r in rows] == ["sent", "sent"]
+    assert "found already delivered" in rows[0]["outcome"]
+    assert rows[1]["outcome"] is None
+    assert world.port.attempts[idempotency_key(first.id)] == 1  # not sent again
+    assert world.port.attempts[idempotency_key(second.id)] == 1
+    assert world.port.deduplicated == 0
+    assert (await world.engine.recover(older_than=timedelta(0))).handled == 0
+
+
+async def test_recovery_after_the_claim_timeout_without_forcing(world: World) -> None:
+    await world.setup_intro()
+    async with world.store.transaction() as tx:
+        await tx.claim_due_nudges(world.clock.now(), 10, "dead-process")
+    world.clock.advance(timedelta(seconds=world.settings.claim_timeout_seconds))
+    stats = await world.engine.recover()
+    assert (stats.recovered, stats.sent) == (1, 1)
+    assert len(world.port.deliveries) == 1
+
+
+async def _seed_alerts(store: Store, clock: ManualClock, count: int) -> int:
+    async with store.transaction() as tx:
+        community = await tx.create_community("test", COMMUNITY, "Test", clock.now())
+        await tx.add_nudges(
+            [NewNudge(community.id, ORGANIZER_ALERT, clock.now() - timedelta(seconds=i),
+                      channel="C0ORG", payload={"text": f"alert {i}"}) for i in range(count)],
+            clock.now(),
+        )
+    return community.id
+
+
+async def test_two_engines_on_one_database_never_send_twice(
+    any_db_url: str, clock: ManualClock
+) -> None:
+    first_db, second_db = create_engine(any_db_url), create_engine(any_db_url)
+    await migrate(first_db)
+    stores = [Store(first_db), Store(second_db)]
+    try:
+        await _seed_alerts(stores[0], clock, 300)
+        port = RecordingMessenger()
+        settings = NudgeSettings(batch_size=7)
+        engines = [NudgeEngine(s, port, clock, settings, CommunityDefaults()) for s in stores]
+        results = await asyncio.gather(*(e.run_due() for e in engines))
+        assert sum(r.sent for r in results) == 300
+        assert all(r.sent > 0 for r in results), results  # both really took part
+        assert len(port.attempts) == 300 and set(port.attempts.values()) == {1}
+        assert port.deduplicated == 0
+        async with stores[0].transaction() as tx:
+            states = await tx.conn.execute(select(t.nudges.c.state).distinct())
+            assert [s for (s,) in states] == ["sent"]
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_two_engines_recovering_at_once_never_send_twice(
+    any_db_url: str, clock: ManualClock
+) -> None:
+    first_db, second_db = create_engine(any_db_url), create_engine(any_db_url)
+    await migrate(first_db)
+    stores = [Store(first_db), Store(second_db)]
+    try:
+        await _seed_alerts(stores[0], clock, 120)
+        async with stores[0].transaction() as tx:
+            assert len(await tx.claim_due_nudges(clock.now(), 1000, "dead")) == 120
+        clock.advance(timedelta(minutes=10))
+        port = RecordingMessenger()
+        settings = NudgeSettings(batch_size=5)
+        engines = [NudgeEngine(s, port, clock, settings, CommunityDefaults()) for s in stores]
+        results = await asyncio.gather(*(e.recover() for e in engines))
+        assert sum(r.recovered for r in results) == 120
+        assert len(port.attempts) == 120 and set(port.attempts.values()) == {1}
+    finally:
+        for s in stores:
+            await s.close()

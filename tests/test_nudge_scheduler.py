@@ -1,0 +1,151 @@
+"""The scheduler only wakes the engine: check when it arms its alarm, without waiting for it.
+
+The APScheduler instance is started paused (jobs are kept and their run dates computed, nothing
+fires by itself); a test runs a job by calling the job's function, as APScheduler would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.config import CommunityDefaults, NudgeSettings
+from bot.notifications import ORGANIZER_ALERT
+from bot.nudges.engine import NudgeEngine
+from bot.nudges.scheduler import NudgeScheduler
+from bot.ports import RateLimited
+from storage.store import NewNudge, Store
+from tests.recording_port import RecordingMessenger
+
+SWEEP = 600.0
+
+
+class Rig:
+    def __init__(self, store: Store, clock: ManualClock) -> None:
+        self.store = store
+        self.clock = clock
+        self.port = RecordingMessenger()
+        self.engine = NudgeEngine(store, self.port, clock, NudgeSettings(), CommunityDefaults())
+        self.sched = NudgeScheduler(self.engine, SWEEP)
+        self.community_id = 0
+
+    async def add(self, *offsets: timedelta) -> None:
+        async with self.store.transaction() as tx:
+            if not self.community_id:
+                community = await tx.create_community("test", "T0TEST0001", "Test",
+                                                      self.clock.now())
+                self.community_id = community.id
+            await tx.add_nudges(
+                [NewNudge(self.community_id, ORGANIZER_ALERT, self.clock.now() + o,
+                          channel="C0ORG", payload={"text": str(o)}) for o in offsets],
+                self.clock.now(),
+            )
+
+    def armed_in(self, job_id: str = "next") -> float:
+        job = self.sched.scheduler.get_job(job_id)
+        assert job is not None, f"no {job_id!r} job armed"
+        return (job.next_run_time - datetime.now(UTC)).total_seconds()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def rig(store: Store, clock: ManualClock) -> AsyncIterator[Rig]:
+    r = Rig(store, clock)
+    r.sched.scheduler.start(paused=True)
+    yield r
+    await r.sched.stop()
+
+
+async def test_jobs_never_expire_and_coalesce(store: Store, clock: ManualClock) -> None:
+    r = Rig(store, clock)
+    await r.sched.start()
+    try:
+        for job_id in ("sweep", "wake"):
+            job = r.sched.scheduler.get_job(job_id)
+            assert job is not None
+            assert job.misfire_grace_time is None and job.coalesce
+        sweep, wake = r.sched.scheduler.get_job("sweep"), r.sched.scheduler.get_job("wake")
+        assert sweep is not None and sweep.max_instances == 1
+        # An alarm that fires while a run is in progress must not be skipped (a skipped date
+        # job is gone); run() serializes itself.
+        assert wake is not None and wake.max_instances > 1
+        assert 0 < r.armed_in("sweep") <= SWEEP
+    finally:
+        await r.sched.stop()
+
+
+async def test_wakes_at_the_next_due_time(rig: Rig) -> None:
+    await rig.add(timedelta(0), timedelta(minutes=5), timedelta(minutes=7))
+    stats = await rig.sched.run()
+    assert stats.sent == 1
+    assert 298 < rig.armed_in() <= 300  # the 5-minute nudge, in wall time
+
+    rig.clock.advance(timedelta(minutes=5))
+    job = rig.sched.scheduler.get_job("next")
+    assert job is not None
+    assert (await job.func()).sent == 1  # what APScheduler calls when the alarm rings
+    assert 118 < rig.armed_in() <= 120
+
+    rig.clock.advance(timedelta(minutes=2))
+    await rig.sched.run()
+    assert len(rig.port.deliveries) == 3
+    assert rig.sched.scheduler.get_job("next") is not None  # the last alarm stays as it was
+    assert await rig.engine.next_due() is None
+
+
+async def test_far_nudges_are_checked_again_at_the_sweep(rig: Rig) -> None:
+    await rig.add(timedelta(days=3))
+    await rig.sched.run()
+    assert SWEEP - 2 < rig.armed_in() <= SWEEP
+
+
+async def test_a_missed_alarm_loses_nothing(rig: Rig) -> None:
+    # Nudges queued while nobody woke the engine (a lost job, a crash): the sweep finds them.
+    await rig.add(*(timedelta(seconds=-i) for i in range(5)))
+    sweep = rig.sched.scheduler.get_job("sweep")
+    assert sweep is None  # not started with start(): call the sweep as APScheduler would
+    stats = await rig.sched.sweep()
+    assert stats.sent == 5 and len(rig.port.deliveries) == 5
+
+
+async def test_the_sweep_recovers_abandoned_claims(rig: Rig) -> None:
+    await rig.add(timedelta(0))
+    async with rig.store.transaction() as tx:
+        assert len(await tx.claim_due_nudges(rig.clock.now(), 10, "dead-process")) == 1
+    assert (await rig.sched.sweep()).handled == 0  # a fresh claim may belong to a live process
+    rig.clock.advance(timedelta(minutes=5))
+    stats = await rig.sched.sweep()
+    assert (stats.recovered, stats.sent) == (1, 1)
+
+
+async def test_rate_limit_moves_the_alarm_to_retry_after(rig: Rig) -> None:
+    await rig.add(timedelta(0), timedelta(seconds=1))
+    rig.port.fail_next(lambda: RateLimited(90.0))
+    await rig.sched.run()
+    assert 88 < rig.armed_in() <= 90
+    rig.clock.advance(timedelta(seconds=30))
+    await rig.sched.run()  # woken early (a command): still holding back
+    assert rig.port.deliveries == []
+    assert 58 < rig.armed_in() <= 60
+    rig.clock.advance(timedelta(seconds=60))
+    assert (await rig.sched.run()).sent == 2
+
+
+async def test_wake_runs_at_once(rig: Rig) -> None:
+    rig.sched.wake()
+    assert -1 < rig.armed_in("wake") <= 0.01
+
+
+async def test_an_alarm_during_a_run_is_not_lost(rig: Rig) -> None:
+    # run() re-arms "next" before it returns; if that alarm is due at once, APScheduler starts
+    # it while the first instance still counts as running. It must run, not be skipped.
+    await rig.add(timedelta(0), timedelta(0))
+    await rig.sched.run()
+    job = rig.sched.scheduler.get_job("next")
+    assert job is None or job.max_instances > 1
+    await rig.add(timedelta(seconds=1))
+    await rig.sched.run()
+    job = rig.sched.scheduler.get_job("next")
+    assert job is not None and job.max_instances > 1
