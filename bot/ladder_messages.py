@@ -2,9 +2,11 @@
 
 Every renderer first checks the current state and returns ``Stale(reason)`` if the nudge no
 longer applies: the session was cancelled or moved (its ``sequence`` changed), the agenda was
-shared, the person already answered. Follow-ups also honour the recipient's wishes at send time:
-turned off → stale; snoozed or inside quiet hours → a fresh copy is queued for the first allowed
-moment and this one is recorded as ``Done("postponed until …")``, so nothing is dropped.
+shared, the person already answered, or (for reminders before a session) the session has
+already started, as after a long downtime. Follow-ups also honour the recipient's wishes at
+send time: turned off → stale; snoozed or inside quiet hours → a fresh copy is queued for the
+first allowed moment and this one is recorded as ``Done("postponed until …")``, so nothing
+is dropped.
 """
 
 from __future__ import annotations
@@ -57,6 +59,13 @@ async def _load(ctx: RenderContext, nudge: NudgeRow, *, timed: bool = False) -> 
         if recipient is None:
             return Stale("member no longer exists")
     return Loaded(session, mentor, mentee, recipient)
+
+
+def _too_late(ctx: RenderContext, s: Session) -> Stale | None:
+    """A reminder *before* a session is useless once it has started (e.g. after downtime)."""
+    if s.start_at is not None and s.start_at <= ctx.now:
+        return Stale("session already started")
+    return None
 
 
 def _postpone(ctx: RenderContext, nudge: NudgeRow, until: datetime, why: str) -> Done:
@@ -118,6 +127,8 @@ async def _agenda_ask(ctx: RenderContext, nudge: NudgeRow) -> Rendered:
     s, mentee = found.session, found.mentee
     if s.agenda:
         return Stale("agenda already shared")
+    if (late := _too_late(ctx, s)) is not None:
+        return late
     msg = MessageBuilder().say(f"About your session #{s.id} with ").mention(
         ctx.address(found.mentor))
     msg.say(" (“").user_text(shorten(s.topic, 80)).say("”): to make the most of it, share some "
@@ -139,6 +150,8 @@ async def _agenda_reminder(ctx: RenderContext, nudge: NudgeRow) -> Rendered:
         return Stale(f"session {s.state.value}")
     if s.agenda:
         return Stale("agenda already shared")
+    if (late := _too_late(ctx, s)) is not None:
+        return late
     msg = MessageBuilder().say(f"Your session #{s.id} with ").mention(ctx.address(found.mentor))
     _about(msg, ctx, s, mentee).say(" has no agenda yet.")
     msg.line("A few lines help a lot: what you'd like to cover, what you tried, any links. "
@@ -155,6 +168,8 @@ async def _mentor_reminder(ctx: RenderContext, nudge: NudgeRow) -> Rendered:
     s, mentor = found.session, found.mentor
     if s.state is not SessionState.CONFIRMED or s.start_at is None:
         return Stale(f"session {s.state.value}")
+    if (late := _too_late(ctx, s)) is not None:
+        return late
     msg = MessageBuilder().say(f"Reminder: session #{s.id} with ").mention(
         ctx.address(found.mentee))
     _about(msg, ctx, s, mentor).say(f" ({s.duration_minutes} min).")
@@ -177,6 +192,8 @@ async def _both_reminder(ctx: RenderContext, nudge: NudgeRow) -> Rendered:
         return Stale("no recipient")
     if s.state is not SessionState.CONFIRMED or s.start_at is None:
         return Stale(f"session {s.state.value}")
+    if (late := _too_late(ctx, s)) is not None:
+        return late
     msg = MessageBuilder().say(f"Soon: session #{s.id} with ").mention(
         ctx.address(found.other(reader)))
     msg.say(" starts at ").moment(s.start_at, ctx.zone(reader), MomentStyle.TIME)
@@ -339,8 +356,10 @@ async def _outcome(ctx: RenderContext, nudge: NudgeRow) -> Rendered:
     msg = MessageBuilder().say("About a month ago you met ").mention(ctx.address(mentor))
     msg.say(f" (session #{s.id}, “").user_text(shorten(s.topic, 80)).say("”).")
     msg.line("How did it turn out? If you'd like to keep going, book the next session.")
-    msg.line(f"`book <member:{mentor.platform_user_id}>` books it; "
-             f"`followup {s.id} <message>` tells your mentor how it went.")
+    # No typed form of the mentor here: `<member:…>` is a button's internal reference, not
+    # something a person should read. The button books; the text offers the reply.
+    msg.line(f"Use the button to book it; `followup {s.id} <message>` tells your mentor how it "
+             "went.")
     msg.choice("Book the next session", f"book <member:{mentor.platform_user_id}>",
                ChoiceStyle.PRIMARY)
     msg.choice(shorten(f"Tell {mentor.display_name}", 40), f"followup {s.id}")

@@ -33,7 +33,7 @@ async def demo(sqlite_url: str, clock: ManualClock) -> AsyncIterator[ConsoleSess
 
 async def request_grace(demo: ConsoleSession) -> str:
     found = await demo.feed("find python")
-    out = await demo.feed(number_for(found, "request <member:console-grace>"))
+    out = await demo.feed(number_for(found, "request Grace"))
     assert "Topic" in out and "required" in out
     out = await demo.feed("python")
     assert "Context" in out and "at least 20 characters" in out
@@ -55,7 +55,7 @@ async def test_walkthrough_request_accept_space(demo: ConsoleSession) -> None:
     found = await demo.feed("find python")
     assert "@Grace" in found
     assert "@Margaret" not in found  # paused
-    assert "[1] Ask Grace  (request <member:console-grace>)" in found
+    assert "[1] Ask Grace  (request Grace)" in found
 
     sent = await request_grace(demo)
     assert "Request #1 sent to @Grace" in sent
@@ -110,7 +110,7 @@ async def test_time_fires_deadline_nudge_then_release(
 
 async def test_form_cancel_required_and_limits(demo: ConsoleSession) -> None:
     found = await demo.feed("find python")
-    await demo.feed(number_for(found, "request <member:console-grace>"))
+    await demo.feed(number_for(found, "request Grace"))
     assert demo.in_form and demo.prompt() == "  Topic > "
     out = await demo.feed("")
     assert "Topic is required" in out
@@ -227,3 +227,29 @@ def test_readme_commands_reference_is_current() -> None:
     assert with_commands(readme) == readme, (
         "README.md is out of date: run `python -m adapters.console.docs --write README.md`"
     )
+
+
+async def test_one_long_time_jump_walks_the_ladder_in_order(demo: ConsoleSession) -> None:
+    """`/time +4d` over a session shows every nudge at its own moment, none skipped as late."""
+    await request_grace(demo)
+    await demo.feed("/as Grace")
+    await demo.feed("accept 1")
+    await demo.feed("/as Ada")
+    booked = await demo.feed("book Grace when: 2026-11-26 18:00 length: 30 topic: asyncio")
+    assert "Session #1 proposed" in booked, booked
+    await demo.feed("/as Grace")
+    assert "Confirmed" in await demo.feed("confirm 1")
+    await demo.feed("/as Ada")
+
+    out = await demo.feed("/time +4d")
+    stamps = re.findall(r"^⏱ (.+)$", out, re.M)
+    assert stamps == [
+        "Tue 24 Nov 2026 18:00 (Europe/Berlin)",  # agenda asked again, 48 h before
+        "Wed 25 Nov 2026 18:00 (Europe/Berlin)",  # mentor reminder, 24 h before
+        "Thu 26 Nov 2026 17:00 (Europe/Berlin)",  # both, 1 h before
+        "Thu 26 Nov 2026 18:30 (Europe/Berlin)",  # did it happen?
+    ], out
+    order = [out.index(s) for s in ("has no agenda yet", "→ DM to Grace: Reminder:",
+                                    "→ DM to Ada: Soon:", "→ DM to Ada: Did your session #1")]
+    assert order == sorted(order), out
+    assert out.rstrip().endswith("It is now Fri 27 Nov 2026 13:00 (Europe/Berlin).")

@@ -469,6 +469,25 @@ async def test_a_stale_renderer_check_catches_a_time_change_even_if_not_skipped(
     assert reminder["outcome"] == "session moved since this was planned"
 
 
+async def test_reminders_found_overdue_after_the_start_are_skipped_not_sent_late(
+    world: World,
+) -> None:
+    """After downtime, "Soon: your session starts" must not arrive once it has started."""
+    w = world
+    await book_confirmed(w, BOB, "2026-11-26 18:00 Europe/Berlin")
+    w.messenger.sent.clear()
+    # The bot was down from before the 48 h reminder until after the session: one delivery pass.
+    w.clock.set(utc(2026, 11, 26, 17, 45))
+    await w.deliver()
+    texts = [s.text for s in w.messenger.sent]
+    assert not any("Reminder" in x or "Soon" in x or "no agenda" in x for x in texts), texts
+    for kind in (ladder.AGENDA_REMINDER, ladder.MENTOR_REMINDER, ladder.BOTH_REMINDER):
+        assert {(n["state"], n["outcome"]) for n in await w.nudges(kind)} == {
+            ("stale", "session already started")}
+    # "Did it happen?" is still asked (Bob's evening, Ada's evening: outside quiet hours).
+    assert len([x for x in texts if "Did your session #1" in x]) == 2
+
+
 # -- the intro request deadlines (bot.notifications) ------------------------------------------
 
 

@@ -8,7 +8,8 @@ printed literally: the console has no markup to escape.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 
 from bot.messages import (
     LineBreak,
@@ -66,12 +67,25 @@ class ChoiceBook:
         return self._commands.get(number)
 
 
-def render_message(message: Message, book: ChoiceBook, indent: str = "") -> str:
-    """The message text, then its choices (numbered), attachments and a form notice."""
+_MEMBER_REF = re.compile(r"<member:([^>]+)>")
+
+
+def readable_command(command: str, names: Mapping[str, str]) -> str:
+    """A button's command as a person would type it: ``<member:ID>`` shown as the name."""
+    return _MEMBER_REF.sub(lambda m: names.get(m[1], m[0]), command)
+
+
+def render_message(
+    message: Message,
+    book: ChoiceBook,
+    indent: str = "",
+    show_command: Callable[[str], str] = str,
+) -> str:
+    """The message text, then its choices (numbered, with their typed command), attachments."""
     lines = render_segments(message.segments).split("\n")
     for choice in message.choices:
-        number = book.add(choice.command)
-        lines.append(f"[{number}] {choice.label}  ({choice.command})")
+        number = book.add(choice.command)  # the number runs the exact command
+        lines.append(f"[{number}] {choice.label}  ({show_command(choice.command)})")
     for attachment in message.attachments:
         lines.append(f"(attachment: {attachment.filename}, {attachment.content_type})")
     return "\n".join(indent + line if line else line for line in lines)

@@ -13,13 +13,13 @@ import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from adapters.console.demo import COMMUNITY_ID, COMMUNITY_NAME, DEFAULT_SPEAKER, DEMO_PEOPLE
 from adapters.console.messenger import ConsoleMessenger, SentMessage, Space
-from adapters.console.render import ChoiceBook, render_message
+from adapters.console.render import ChoiceBook, readable_command, render_message
 from bot.bootstrap import App, assemble
 from bot.clock import Clock
 from bot.commands import Caller
@@ -40,7 +40,7 @@ CONSOLE_HELP = """Console commands (bot commands have no slash: try `help`):
   /as <name>        speak as someone (a new name creates a new person)
   /who              people here and their timezones
   /inbox [name]     re-read private messages (yours, or someone's)
-  /time +3d         move the clock forward (+90m, +25h, +3d, +1w); due nudges fire at once
+  /time +3d         move the clock forward (+90m, +25h, +3d, +1w); nudges fire on the way
   /cancel           leave a form
   /help             this list
   /quit             leave (Ctrl-D works too)
@@ -295,10 +295,39 @@ class ConsoleSession:
         except ValueError as exc:
             self._print(f"/time: {exc} (e.g. /time +3d).")
             return
-        self.clock.advance(delta)
+        await self._walk_to(self.clock.now() + delta)
+        self._print(f"⏩ It is now {self._local(self.clock.now())}.")
+
+    async def _walk_to(self, target: datetime) -> None:
+        """Move the clock to ``target`` one due nudge at a time, delivering each at its moment.
+
+        Jumping straight to ``target`` would look like downtime: reminders for a session that
+        has started meanwhile are (rightly) skipped as stale. Stepping shows the ladder as it
+        would unfold, each batch stamped with the time it fired.
+        """
+        while True:
+            async with self.app.store.transaction() as tx:
+                due = await tx.next_nudge_due()
+            now = self.clock.now()
+            if due is None or due > target:
+                break
+            if due > now:
+                self.clock.advance(due - now)
+                self._print(f"⏱ {self._local(due)}")
+            before = self.clock.now()
+            await self.deliver_due()
+            async with self.app.store.transaction() as tx:
+                again = await tx.next_nudge_due()
+            if again is not None and again <= before:
+                break  # held back (e.g. a platform rate limit): the scheduler retries later
+        now = self.clock.now()
+        if target > now:
+            self.clock.advance(target - now)
+
+    def _local(self, at: datetime) -> str:
         zone = (self._speaker.timezone if self._speaker else None) or self._default_zone
-        local = self.clock.now().astimezone(ZoneInfo(zone))
-        self._print(f"⏩ It is now {local:%a} {local.day} {local:%b %Y %H:%M} ({zone}).")
+        local = at.astimezone(ZoneInfo(zone))
+        return f"{local:%a} {local.day} {local:%b %Y %H:%M} ({zone})"
 
     # -- forms -------------------------------------------------------------------------------
 
@@ -377,7 +406,7 @@ class ConsoleSession:
     def _show_reply(self, reply: Reply) -> None:
         form: Form | None = None
         for message in reply.messages:
-            self._print(render_message(message, self.book))
+            self._print(render_message(message, self.book, show_command=self._readable))
             form = form or message.form
         if form is not None:
             self._start_form(form)
@@ -399,8 +428,14 @@ class ConsoleSession:
             head = f"→ #{dest.channel}: "
         else:  # pragma: no cover - Destination is a closed union
             head = "→ "
-        body = render_message(record.message, self.book, indent="    ")
+        body = render_message(
+            record.message, self.book, indent="    ", show_command=self._readable
+        )
         return head + body.lstrip()
+
+    def _readable(self, command: str) -> str:
+        names = {p.user_id: p.name for p in self.people.values()}
+        return readable_command(command, names)
 
     # -- state -------------------------------------------------------------------------------
 
