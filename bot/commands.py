@@ -152,6 +152,16 @@ class ShowReport(Command):
     """Organizers: is mentorship happening? Requests, answers, nudges."""
 
 
+NUDGE_STATES = ("pending", "sending", "sent", "stale", "failed")
+
+
+@dataclass(frozen=True)
+class ShowNudges(Command):
+    """Organizers: the latest nudges (of one state, or skipped and failed ones) and why."""
+
+    state: str | None = None
+
+
 @dataclass(frozen=True)
 class OpenProfileForm(Command):
     """Show the mentor profile form, filled with the current values."""

@@ -121,6 +121,17 @@ def _mentor_set(a: Args) -> c.Command:
     )
 
 
+def _nudge_state(args: Args) -> c.Command:
+    state = args.rest.strip().lower() or None
+    if state is not None and state not in c.NUDGE_STATES:
+        raise UserError(
+            f"I don't know the nudge state “{state[:30]}”.",
+            "Try `nudges`, or one of: " + ", ".join(f"`nudges {s}`" for s in c.NUDGE_STATES)
+            + ".",
+        )
+    return c.ShowNudges(state)
+
+
 def _setting(a: Args) -> c.Command:
     parts = a.rest.strip().split(maxsplit=1)
     if not parts:
@@ -200,6 +211,9 @@ for _verb in (
          _setting, group="Organizers", labels=("value",)),
     Verb("report", "report", "Organizers: is mentorship happening? Requests, answers, nudges.",
          lambda a: c.ShowReport(), group="Organizers"),
+    Verb("nudges", "nudges [pending|sent|stale|failed]",
+         "Organizers: the latest nudges and why any were skipped or failed.",
+         _nudge_state, group="Organizers"),
 ):
     register(_verb)
 

@@ -783,6 +783,7 @@ class Tx(SessionQueries, FollowupQueries):
         intro_id: int | None = None,
         session_id: int | None = None,
         limit: int = 200,
+        newest_first: bool = False,
     ) -> list[NudgeRow]:
         query = select(t.nudges).where(t.nudges.c.community_id == community_id)
         if states is not None:
@@ -791,8 +792,11 @@ class Tx(SessionQueries, FollowupQueries):
             query = query.where(t.nudges.c.intro_id == intro_id)
         if session_id is not None:
             query = query.where(t.nudges.c.session_id == session_id)
-        query = query.order_by(t.nudges.c.due_at, t.nudges.c.id).limit(limit)
-        return [_nudge(r) for r in await self.conn.execute(query)]
+        if newest_first:
+            query = query.order_by(t.nudges.c.due_at.desc(), t.nudges.c.id.desc())
+        else:
+            query = query.order_by(t.nudges.c.due_at, t.nudges.c.id)
+        return [_nudge(r) for r in await self.conn.execute(query.limit(limit))]
 
     async def nudge_state_counts(self, community_id: int) -> dict[str, int]:
         rows = await self.conn.execute(

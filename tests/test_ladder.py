@@ -488,6 +488,27 @@ async def test_reminders_found_overdue_after_the_start_are_skipped_not_sent_late
     assert len([x for x in texts if "Did your session #1" in x]) == 2
 
 
+async def test_organizers_see_every_skipped_nudge_and_why(world: World) -> None:
+    w = world
+    # The world's two accepted requests: their deadline nudges were skipped, with the reason.
+    assert "stale: request answered" in await w.say(ORG, "nudges")
+    await book_confirmed(w, BOB, "2026-11-26 18:00 Europe/Berlin")
+    assert "cancelled" in await w.say(BOB, "cancel 1 something came up")
+    out = await w.say(ORG, "nudges")
+    assert "Latest skipped or failed nudges (newest first)" in out
+    assert "did it happen to Bob" in out and "did it happen to Ada" in out
+    assert "did it happen to Bob · due Thu 26 Nov 2026 17:30 UTC · stale: session cancelled" in out
+    assert "mentor reminder to Ada · due Wed 25 Nov 2026 17:00 UTC" in out, out
+    assert "No failed nudges." in await w.say(ORG, "nudges failed")
+    assert "sent" in await w.say(ORG, "nudges sent")
+    # Only organizers; a bad state is explained and nothing changes.
+    before = await w.snapshot()
+    assert "organizers" in (await w.say(BOB, "nudges")).lower()
+    bad = await w.say(ORG, "nudges lost")
+    assert "I don't know the nudge state “lost”" in bad and "`nudges failed`" in bad
+    assert await w.snapshot() == before
+
+
 # -- the intro request deadlines (bot.notifications) ------------------------------------------
 
 

@@ -13,7 +13,7 @@ from bot.config import CommunityDefaults, describe_validation_error
 from bot.context import FlowContext
 from bot.domain import IntroState
 from bot.errors import UserError
-from bot.messages import ChoiceStyle, MessageBuilder, Reply
+from bot.messages import ChoiceStyle, MessageBuilder, Reply, text
 from bot.text import bounded, shorten
 from bot.textcommands import help_lines
 
@@ -191,11 +191,56 @@ async def show_report(cmd: c.ShowReport, ctx: FlowContext) -> Reply:
     )
     for section in await _report_sections(ctx):
         msg.line("  " + section)
-    failed = await ctx.tx.nudges(ctx.community.id, states=["failed"], limit=5)
+    failed = await ctx.tx.nudges(
+        ctx.community.id, states=["failed"], limit=5, newest_first=True
+    )
     for nudge in failed:
-        msg.line(f"  failed nudge #{nudge.id} ({nudge.kind}): ").user_text(
+        msg.line(f"  failed nudge #{nudge.id} ({nudge_label(nudge.kind)}): ").user_text(
             shorten(nudge.outcome or "", 120)
         )
+    if nudges:
+        msg.line("Type `nudges` for the latest ones and why any were skipped or failed.")
+    return Reply.of(msg.build())
+
+
+NUDGES_SHOWN = 15
+
+
+def nudge_label(kind: str) -> str:
+    """``ladder.mentor_reminder`` → ``mentor reminder``: readable without the code."""
+    return kind.rsplit(".", 1)[-1].replace("_", " ")
+
+
+async def show_nudges(cmd: c.ShowNudges, ctx: FlowContext) -> Reply:
+    """Nothing is dropped silently: organizers can see every nudge's fate and the reason.
+
+    Without a state: the latest skipped and failed ones, which are the ones worth a look.
+    """
+    ctx.require_organizer()
+    states = [cmd.state] if cmd.state else ["stale", "failed"]
+    rows = await ctx.tx.nudges(
+        ctx.community.id, states=states, limit=NUDGES_SHOWN, newest_first=True
+    )
+    what = cmd.state or "skipped or failed"
+    if not rows:
+        return Reply.of(text(f"No {what} nudges. Everything else went out as planned."
+                             if not cmd.state else f"No {what} nudges."))
+    msg = MessageBuilder().strong(f"Latest {what} nudges (newest first)")
+    for row in rows:
+        msg.line(f"  #{row.id} {nudge_label(row.kind)}")
+        if row.recipient_id is not None:
+            person = await ctx.tx.member(ctx.community.id, row.recipient_id)
+            if person is not None:
+                msg.say(" to ").user_text(shorten(person.display_name, 40))
+        elif row.channel:
+            msg.say(" in ").user_text(shorten(row.channel, 40))
+        msg.say(" · due ").moment(row.due_at, ctx.my_zone)
+        msg.say(f" · {row.state}")
+        if row.outcome:
+            msg.say(": ").user_text(shorten(row.outcome, 120))
+    if not cmd.state:
+        msg.line("See others with `nudges pending`, `nudges sent`, `nudges stale` or "
+                 "`nudges failed`.")
     return Reply.of(msg.build())
 
 

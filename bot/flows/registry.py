@@ -51,6 +51,7 @@ def load_all() -> dict[type[c.Command], Handler]:
         c.ShowSettings: community.show_settings,
         c.ChangeSetting: community.change_setting,
         c.ShowReport: community.show_report,
+        c.ShowNudges: community.show_nudges,
         c.SetTimezone: profiles.set_timezone,
         c.SetQuietHours: profiles.set_quiet_hours,
         c.ShowProfile: profiles.show_profile,
