@@ -216,14 +216,22 @@ class Message:
         return tuple(s.member for s in self.segments if isinstance(s, Mention) and s.ping)
 
 
-def render_plain(segments: Iterable[Segment]) -> str:
-    """Render segments as plain text (the console and tests use this)."""
+def render_plain(
+    segments: Iterable[Segment], *, strong: str = "{}", quote_prefix: str = "> "
+) -> str:
+    """Render segments as plain text (notifications, tests; the console with its own marks).
+
+    ``strong`` formats bold text (``"*{}*"`` shows it), ``quote_prefix`` starts quoted lines.
+    """
     out: list[str] = []
     for seg in segments:
-        if isinstance(seg, Notice | Strong | Plain):
+        if isinstance(seg, Notice | Plain):
             out.append(seg.text)
+        elif isinstance(seg, Strong):
+            out.append(strong.format(seg.text))
         elif isinstance(seg, Quote):
-            out.append("\n".join("> " + line for line in seg.text.splitlines() or [""]))
+            lines = seg.text.splitlines() or [""]
+            out.append("\n".join(quote_prefix + line for line in lines))
         elif isinstance(seg, Mention):
             out.append("@" + seg.member.display_name)
         elif isinstance(seg, Moment):

@@ -70,20 +70,29 @@ def split_labelled(text: str, labels: tuple[str, ...]) -> tuple[str, dict[str, s
     return lead, fields
 
 
-def _int_id(text: str, what: str = "request") -> int:
+def number_in(text: str, what: str = "request", hint: str | None = None) -> int:
+    """The leading ``#12``/``12`` of a command's arguments, or a friendly refusal."""
     token = text.strip().lstrip("#")
     first = token.split(maxsplit=1)[0] if token else ""
     if not first.isdigit() or len(first) > 12:
         raise UserError(
             f"Which {what}? I need its number, e.g. “12”.",
-            "Type `my` to see your requests and their numbers.",
+            hint or "Type `my` to see your requests and their numbers.",
         )
     return int(first)
 
 
-def _after_id(text: str) -> str:
+def after_number(text: str) -> str:
+    """What follows the leading number: ``"12 see you then"`` → ``"see you then"``."""
     parts = text.strip().split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""
+
+
+def session_number(text: str, example: str) -> int:
+    """The session number a command starts with, or a refusal pointing at `sessions`."""
+    return number_in(
+        text, "session", f"Type `sessions` to see them; for example `{example}`."
+    )
 
 
 def _needs(value: str, what: str, example: str) -> str:
@@ -99,8 +108,8 @@ def _request(a: Args) -> c.Command:
 
 def _answer(kind: c.IntroAnswer) -> Callable[[Args], c.Command]:
     def build(a: Args) -> c.Command:
-        note = a.get("note") or _after_id(a.rest) or None
-        return c.AnswerIntro(_int_id(a.rest), kind, note)
+        note = a.get("note") or after_number(a.rest) or None
+        return c.AnswerIntro(number_in(a.rest), kind, note)
 
     return build
 
@@ -176,10 +185,10 @@ for _verb in (
          "Ask a mentor for an intro (they accept or decline privately).", _request,
          group="Mentees", labels=("topic", "context")),
     Verb("withdraw", "withdraw <request #>", "Withdraw a request that is still open.",
-         lambda a: c.WithdrawIntro(_int_id(a.rest)), group="Mentees"),
+         lambda a: c.WithdrawIntro(number_in(a.rest)), group="Mentees"),
     Verb("answer", "answer <request #> <more info>",
          "Answer a mentor's question about your request.",
-         lambda a: c.AddIntroInfo(_int_id(a.rest), a.get("text") or _after_id(a.rest) or None),
+         lambda a: c.AddIntroInfo(number_in(a.rest), a.get("text") or after_number(a.rest) or None),
          group="Mentees", labels=("text",)),
     Verb("mentor", "mentor", "Become a mentor, or see your mentor profile.",
          _mentor_set,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.console.session import ConsoleSession, open_console
 from bot.clock import ManualClock
 from bot.config import CommunityDefaults
 from bot.core import Mentorbot
@@ -34,6 +35,13 @@ def clock() -> ManualClock:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'mentorbot.db'}"
+
+
+@pytest.fixture
+async def console(sqlite_url: str, clock: ManualClock) -> AsyncIterator[ConsoleSession]:
+    """The console over a fresh SQLite file, no demo data: scenario tests type into it."""
+    async with open_console(sqlite_url, clock) as session:
+        yield session
 
 
 def postgres_available() -> bool:

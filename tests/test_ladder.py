@@ -8,13 +8,10 @@ America/New_York, Org is an organizer. Default quiet hours 22:00-08:00 local.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from bot import ladder
 from bot.clock import ManualClock
@@ -23,21 +20,19 @@ from bot.config import CommunityDefaults, NudgeSettings
 from bot.core import Mentorbot
 from bot.messages import (
     Choice,
-    MemberAddress,
     Mention,
     Message,
     Moment,
     Notice,
     Plain,
     Quote,
-    Reply,
     Strong,
 )
 from bot.nudges.engine import NudgeEngine
-from bot.ports import ChannelPost, Delivered, Destination, DirectMessage
 from bot.textcommands import parse
 from storage import schema as t
 from storage.store import Store
+from tests.worlds import RecordingMessenger, Sent, World
 
 pytestmark = pytest.mark.asyncio
 
@@ -54,100 +49,6 @@ ORG = caller("U0ORG00001", "Org", "UTC", admin=True)
 ORG_ID, ADA_ID, KENJI_ID, BOB_ID = 1, 2, 3, 4  # member ids, in order of first contact
 INTROS = "C0INTROS01"
 ORGS = "C0ORGANIZ1"
-
-
-@dataclass
-class Sent:
-    at: datetime
-    destination: Destination
-    message: Message
-    key: str
-
-    @property
-    def text(self) -> str:
-        return self.message.plain_text()
-
-    @property
-    def commands(self) -> list[str]:
-        return [c.command for c in self.message.choices]
-
-
-@dataclass
-class RecordingMessenger:
-    """A Messenger that keeps what it was asked to send, and when."""
-
-    clock: ManualClock
-    platform: str = "console"
-    sent: list[Sent] = field(default_factory=list)
-
-    async def send(self, community_external_id: str, destination: Destination,
-                   message: Message, idempotency_key: str) -> Delivered:
-        self.sent.append(Sent(self.clock.now(), destination, message, idempotency_key))
-        return Delivered(f"m{len(self.sent)}")
-
-    async def find_sent(self, community_external_id: str, destination: Destination,
-                        idempotency_key: str) -> Delivered | None:
-        return None
-
-    async def open_space(self, community_external_id: str, members: Sequence[MemberAddress],
-                         title: str) -> str:
-        return "space-1"
-
-    def to(self, display_name: str) -> list[Sent]:
-        return [s for s in self.sent
-                if isinstance(s.destination, DirectMessage)
-                and s.destination.member.display_name == display_name]
-
-    def in_channel(self, channel: str) -> list[Sent]:
-        return [s for s in self.sent
-                if isinstance(s.destination, ChannelPost) and s.destination.channel == channel]
-
-
-@dataclass
-class World:
-    core: Mentorbot
-    store: Store
-    clock: ManualClock
-    messenger: RecordingMessenger
-    engine: NudgeEngine
-
-    async def say(self, who: Caller, line: str) -> str:
-        return (await self.core.handle_text(who, line)).plain_text()
-
-    async def reply(self, who: Caller, line: str) -> Reply:
-        return await self.core.handle_text(who, line)
-
-    async def deliver(self) -> None:
-        await self.engine.run_due()
-
-    async def at(self, when: datetime) -> None:
-        """Move the clock to ``when``, delivering everything due on the way, in order."""
-        while True:
-            async with self.store.transaction() as tx:
-                due = await tx.next_nudge_due()
-            if due is None or due > when:
-                break
-            if due > self.clock.now():
-                self.clock.set(due)
-            await self.deliver()
-        if when > self.clock.now():
-            self.clock.set(when)
-        await self.deliver()
-
-    async def rows(self, table: Any) -> list[dict[str, Any]]:
-        async with self.store.transaction() as tx:
-            result = await tx.conn.execute(select(table).order_by(table.c.id))
-            return [dict(r._mapping) for r in result]
-
-    async def snapshot(self) -> list[list[dict[str, Any]]]:
-        return [await self.rows(tab) for tab in (
-            t.sessions, t.session_attendance, t.session_feedback, t.nudges, t.members)]
-
-    async def session(self, session_id: int) -> dict[str, Any]:
-        return next(r for r in await self.rows(t.sessions) if r["id"] == session_id)
-
-    async def nudges(self, kind: str | None = None) -> list[dict[str, Any]]:
-        return [n for n in await self.rows(t.nudges) if kind is None or n["kind"] == kind]
 
 
 async def build_world(store: Store, clock: ManualClock) -> World:

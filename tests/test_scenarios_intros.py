@@ -7,13 +7,12 @@ private intro space as "→ in private space (...)", channel posts as "→ #chan
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.console.session import ConsoleSession, open_console
-from bot.clock import ManualClock
+from adapters.console.session import ConsoleSession
 from bot.ports import DirectMessage, SpacePost
+from tests.console_driver import click, run
 
 TUE_EVENING = "Tue 18:00-20:00"
 MON_MORNING = "Mon 07:00-09:00"
@@ -25,27 +24,6 @@ def mentor_line(topics: str, *, windows: str = "Tue 18:00-20:00", mentees: int =
         f"mentor set topics: {topics} bio: Happy to help people get unstuck. "
         f"availability: {windows} mentees: {mentees} sessions: 4"
     )
-
-
-@pytest.fixture
-async def console(sqlite_url: str, clock: ManualClock) -> AsyncIterator[ConsoleSession]:
-    async with open_console(sqlite_url, clock) as session:
-        yield session
-
-
-async def run(console: ConsoleSession, *lines: str) -> str:
-    """Feed lines in order; everything printed by the last one."""
-    out = ""
-    for line in lines:
-        out = await console.feed(line)
-    return out
-
-
-def click(output: str, command: str) -> str:
-    """The number the console shows for the choice that runs ``command``."""
-    numbers = re.findall(r"\[(\d+)\][^\[\n]*\(" + re.escape(command) + r"\)", output)
-    assert numbers, f"no choice running {command!r} in:\n{output}"
-    return numbers[-1]
 
 
 def ranked(output: str) -> list[str]:

@@ -6,44 +6,19 @@ choice, form answers go line by line) and reads what was printed, private messag
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
-
-from adapters.console.session import ConsoleSession, open_console
-from bot.clock import ManualClock
+from adapters.console.session import ConsoleSession
 from bot.commands import Caller
 from bot.core import Mentorbot
 from storage.store import Store
+from tests.console_driver import click, run
 
 GRACE_PROFILE = (
     "mentor set topics: python, career bio: Compiler engineer; happy to review code. "
     "lengths: 30, 45 availability: Tue 18:00-20:00, Sat 10:00-12:00 mentees: 3 sessions: 4"
 )
 CONTEXT = "I wrote a small CLI and got stuck on packaging it for PyPI."
-
-
-@pytest.fixture
-async def console(sqlite_url: str, clock: ManualClock) -> AsyncIterator[ConsoleSession]:
-    async with open_console(sqlite_url, clock) as session:
-        yield session
-
-
-async def run(console: ConsoleSession, *lines: str) -> str:
-    """Feed lines in order; everything printed by the last one."""
-    out = ""
-    for line in lines:
-        out = await console.feed(line)
-    return out
-
-
-def click(output: str, command: str) -> str:
-    """The number the console shows for the choice that runs ``command``."""
-    numbers = re.findall(r"\[(\d+)\][^\[\n]*\(" + re.escape(command) + r"\)", output)
-    assert numbers, f"no choice running {command!r} in:\n{output}"
-    return numbers[-1]
 
 
 async def profile_of(console: ConsoleSession, name: str) -> str:

@@ -16,6 +16,7 @@ from bot.commands import Caller
 from bot.config import CommunityDefaults, Settings
 from bot.core import Mentorbot
 from bot.messages import Mention, Notice, Plain, Quote, Strong
+from tests.console_driver import run
 
 CONTEXT = "My secret project: a CLI for my employer that I can't get packaged."
 GRACE = (
@@ -26,16 +27,10 @@ GRACE = (
 
 @pytest.fixture
 async def console(sqlite_url: str, clock: ManualClock) -> AsyncIterator[ConsoleSession]:
+    """A console whose first person, Olga, is an organizer."""
     async with open_console(sqlite_url, clock) as session:
         await session.add_person("Olga", organizer=True)
         yield session
-
-
-async def run(console: ConsoleSession, *lines: str) -> str:
-    out = ""
-    for line in lines:
-        out = await console.feed(line)
-    return out
 
 
 async def test_settings_start_from_the_configured_defaults(

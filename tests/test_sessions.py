@@ -7,26 +7,23 @@ Cara is another mentee of Ada's, Dan was never introduced. "Now" is Mon 23 Nov 2
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from icalendar import Calendar
-from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.commands import Caller
 from bot.config import CommunityDefaults, NudgeSettings
 from bot.core import Mentorbot
 from bot.ladder import DID_IT_HAPPEN, MENTOR_REMINDER
-from bot.messages import MemberAddress, Message, Reply
+from bot.messages import Message
 from bot.nudges.engine import NudgeEngine
-from bot.ports import Delivered, Destination, DirectMessage
 from storage import schema as t
 from storage.db import create_engine, migrate
 from storage.store import Store
+from tests.worlds import RecordingMessenger, World
 
 pytestmark = pytest.mark.asyncio
 
@@ -42,71 +39,13 @@ DAN = caller("U0DAN00001", "Dan", "Europe/Berlin")
 ORG = caller("U0ORG00001", "Org", "UTC", admin=True)
 
 
-@dataclass
-class RecordingMessenger:
-    """A Messenger that keeps what it was asked to send."""
-
-    platform: str = "console"
-    sent: list[tuple[Destination, Message, str]] = field(default_factory=list)
-
-    async def send(self, community_external_id: str, destination: Destination,
-                   message: Message, idempotency_key: str) -> Delivered:
-        self.sent.append((destination, message, idempotency_key))
-        return Delivered(f"m{len(self.sent)}")
-
-    async def find_sent(self, community_external_id: str, destination: Destination,
-                        idempotency_key: str) -> Delivered | None:
-        return None
-
-    async def open_space(self, community_external_id: str, members: Sequence[MemberAddress],
-                         title: str) -> str:
-        return "space-1"
-
-    def to(self, display_name: str) -> list[Message]:
-        return [m for d, m, _ in self.sent
-                if isinstance(d, DirectMessage) and d.member.display_name == display_name]
-
-
-@dataclass
-class World:
-    core: Mentorbot
-    store: Store
-    clock: ManualClock
-    messenger: RecordingMessenger
-    engine: NudgeEngine
-
-    async def say(self, who: Caller, line: str) -> str:
-        return (await self.core.handle_text(who, line)).plain_text()
-
-    async def reply(self, who: Caller, line: str) -> Reply:
-        return await self.core.handle_text(who, line)
-
-    async def deliver(self) -> None:
-        await self.engine.run_due()
-
-    async def rows(self, table: Any) -> list[dict[str, Any]]:
-        async with self.store.transaction() as tx:
-            result = await tx.conn.execute(select(table).order_by(table.c.id))
-            return [dict(r._mapping) for r in result]
-
-    async def snapshot(self) -> list[list[dict[str, Any]]]:
-        return [await self.rows(tab) for tab in
-                (t.sessions, t.session_series, t.session_slots, t.nudges)]
-
-    async def session(self, session_id: int) -> dict[str, Any]:
-        return next(r for r in await self.rows(t.sessions) if r["id"] == session_id)
-
-    async def nudges(self, kind: str | None = None) -> list[dict[str, Any]]:
-        return [n for n in await self.rows(t.nudges) if kind is None or n["kind"] == kind]
-
-
 @pytest.fixture
 async def world(store: Store, clock: ManualClock) -> World:
     return await build_world(store, clock)
 
 
 async def build_world(store: Store, clock: ManualClock) -> World:
-    messenger = RecordingMessenger()
+    messenger = RecordingMessenger(clock)
     defaults = CommunityDefaults()
     core = Mentorbot(store, clock, defaults)
     engine = NudgeEngine(store, messenger, clock, NudgeSettings(), defaults)
@@ -162,7 +101,7 @@ async def test_book_confirm_sends_invites_in_each_readers_time(world: World) -> 
     assert row["state"] == "proposed" and row["start_at"] == WED_18_BERLIN
     assert row["duration_minutes"] == 60 and row["topic"] == "python"
     await world.deliver()
-    [proposal] = world.messenger.to("Ada")
+    [proposal] = world.messenger.messages_to("Ada")
     assert "Wed 25 Nov 2026 18:00 CET" in proposal.plain_text()
     assert [c.command for c in proposal.choices] == ["confirm 1", "counter 1", "cancel 1"]
 
@@ -171,7 +110,7 @@ async def test_book_confirm_sends_invites_in_each_readers_time(world: World) -> 
     assert (await world.session(1))["state"] == "confirmed"
     await world.deliver()
     for name, local in (("Ada", "18:00 CET"), ("Bob", "12:00 EST")):
-        [msg] = [m for m in world.messenger.to(name) if "is confirmed" in m.plain_text()]
+        [msg] = [m for m in world.messenger.messages_to(name) if "is confirmed" in m.plain_text()]
         assert local in msg.plain_text()
         assert msg.attachments[0].filename == "session-1.ics"
         cal = ics(msg)
@@ -230,7 +169,7 @@ async def test_member_proposes_slots_and_mentor_picks_with_a_button(world: World
     assert (await world.session(1))["start_at"] is None
     assert len(await world.rows(t.session_slots)) == 3
     await world.deliver()
-    [msg] = world.messenger.to("Ada")
+    [msg] = world.messenger.messages_to("Ada")
     labels = [c.label for c in msg.choices]
     assert labels[:3] == ["Pick Wed 25 Nov 2026 18:00 CET", "Pick Thu 26 Nov 2026 18:00 CET",
                           "Pick Fri 27 Nov 2026 19:00 CET"]
@@ -264,7 +203,7 @@ async def test_mentor_counters_and_member_confirms(world: World) -> None:
     row = await world.session(1)
     assert row["sequence"] == 1 and row["state"] == "proposed"
     await world.deliver()
-    [msg] = [m for m in world.messenger.to("Bob") if "proposes another" in m.plain_text()]
+    [msg] = [m for m in world.messenger.messages_to("Bob") if "proposes another" in m.plain_text()]
     assert "Sat 28 Nov 2026 05:00 EST" in msg.plain_text()
     assert "confirm 1" in [c.command for c in msg.choices]
     out = await world.say(ADA, "confirm 1")
@@ -285,8 +224,8 @@ async def test_reschedule_bumps_sequence_and_tells_the_other_side(world: World) 
     assert str(mine["UID"]) == "session-1@mentorbot" and int(mine["SEQUENCE"]) == 1
     await world.deliver()
     # The confirmations queued for the old time were overtaken: not sent.
-    assert not [m for m in world.messenger.sent if "is confirmed" in m[1].plain_text()]
-    [msg] = [m for m in world.messenger.to("Ada") if "moved session #1" in m.plain_text()]
+    assert not [m for m in world.messenger.sent if "is confirmed" in m.text]
+    [msg] = [m for m in world.messenger.messages_to("Ada") if "moved session #1" in m.plain_text()]
     assert "Thu 26 Nov 2026 19:00 CET" in msg.plain_text()
     assert "work call" in msg.plain_text()
     ev = event(ics(msg))
@@ -304,7 +243,7 @@ async def test_cancel_by_mentor_sends_a_cancel_invite(world: World) -> None:
     assert row["state"] == "cancelled" and row["sequence"] == 1
     assert row["cancel_reason"] == "I am ill"
     await world.deliver()
-    [msg] = world.messenger.to("Bob")
+    [msg] = world.messenger.messages_to("Bob")
     assert "@Ada cancelled session #1" in msg.plain_text() and "I am ill" in msg.plain_text()
     cal = ics(msg)
     assert str(cal["METHOD"]) == "CANCEL"
@@ -451,7 +390,7 @@ async def test_weekly_series_skip_and_end(world: World) -> None:
         dict(ev["RRULE"]) == {"FREQ": ["WEEKLY"], "INTERVAL": [1], "COUNT": [4]}
     assert int(ev["SEQUENCE"]) == 1
     await world.deliver()
-    [msg] = [m for m in world.messenger.to("Ada") if "set up 4 sessions" in m.plain_text()]
+    [msg] = [m for m in world.messenger.messages_to("Ada") if "set up 4 sessions" in m.plain_text()]
     assert event(ics(msg))["RRULE"]["FREQ"] == ["WEEKLY"]
 
     skip_reply = await world.reply(ADA, "skip 3")
@@ -570,7 +509,7 @@ async def test_booking_and_series_on_postgresql(postgres_url: str, clock: Manual
         assert "4 sessions" in await w.say(BOB, "repeat 1 weekly times: 4")
         assert "Skipped session #2" in await w.say(BOB, "skip 2")
         await w.deliver()
-        invites = [m for m in w.messenger.to("Ada") if m.attachments]
+        invites = [m for m in w.messenger.messages_to("Ada") if m.attachments]
         assert invites
         out = await w.say(ORG, "report")
         assert "Sessions this month: booked 1, held 0, missed 0, cancelled 0" in out, out

@@ -11,39 +11,14 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from bot.messages import (
-    LineBreak,
-    Mention,
-    Message,
-    Moment,
-    Notice,
-    Plain,
-    Quote,
-    Segment,
-    Strong,
-)
+from bot.messages import Message, Segment, render_plain
 
 log = logging.getLogger(__name__)
 
 
 def render_segments(segments: Iterable[Segment]) -> str:
     """Segments as text; a Moment already carries the reader's zone (the core sets it)."""
-    out: list[str] = []
-    for seg in segments:
-        if isinstance(seg, Notice | Plain):
-            out.append(seg.text)
-        elif isinstance(seg, Strong):
-            out.append(f"*{seg.text}*")
-        elif isinstance(seg, Quote):
-            lines = seg.text.splitlines() or [""]
-            out.append("\n".join("    > " + line for line in lines))
-        elif isinstance(seg, Mention):
-            out.append("@" + seg.member.display_name)
-        elif isinstance(seg, Moment):
-            out.append(seg.fallback_text())
-        elif isinstance(seg, LineBreak):
-            out.append("\n")
-    return "".join(out)
+    return render_plain(segments, strong="*{}*", quote_prefix="    > ")
 
 
 class ChoiceBook:

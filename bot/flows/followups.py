@@ -49,7 +49,7 @@ from bot.messages import (
     text,
 )
 from bot.text import bounded, shorten
-from bot.textcommands import Args, Verb, register
+from bot.textcommands import Args, Verb, after_number, register, session_number
 from bot.timezones import parse_until
 from storage.store import NewNudge
 
@@ -466,19 +466,6 @@ REPORT_SECTIONS.append(_report_section)
 # -- typed commands -----------------------------------------------------------------------------
 
 
-def _session_id(rest: str, example: str) -> int:
-    token = rest.strip().lstrip("#").split(maxsplit=1)
-    if not token or not token[0].isdigit() or len(token[0]) > 12:
-        raise UserError("Which session? I need its number, e.g. “12”.",
-                        f"Type `sessions` to see them; for example `{example}`.")
-    return int(token[0])
-
-
-def _after(rest: str) -> str:
-    parts = rest.strip().split(maxsplit=1)
-    return parts[1].strip() if len(parts) > 1 else ""
-
-
 def _yes_no(value: str | None) -> bool:
     if value is None or not value.strip():
         return False
@@ -492,14 +479,14 @@ def _yes_no(value: str | None) -> bool:
 
 
 def _thanks(a: Args) -> Command:
-    session_id = _session_id(a.rest, "thanks 12 Thank you so much! public: yes")
-    note = a.get("note") or _after(a.rest) or None
+    session_id = session_number(a.rest, "thanks 12 Thank you so much! public: yes")
+    note = a.get("note") or after_number(a.rest) or None
     return ThankMentor(session_id, note, _yes_no(a.get("public")))
 
 
 def _rate(a: Args) -> Command:
-    session_id = _session_id(a.rest, "rate 12 5 very helpful")
-    after = _after(a.rest)
+    session_id = session_number(a.rest, "rate 12 5 very helpful")
+    after = after_number(a.rest)
     raw = a.get("rating") or (after.split(maxsplit=1)[0] if after else "")
     if not raw:
         return RateSession(session_id)
@@ -507,7 +494,7 @@ def _rate(a: Args) -> Command:
     if not value.isdigit() or not 1 <= int(value) <= 5:
         raise UserError(f"A rating is a whole number from 1 to 5, not “{shorten(raw, 20)}”.",
                         f"For example: `rate {session_id} 4 clear and practical`.")
-    note = a.get("note") or (_after(after) if not a.get("rating") else "") or None
+    note = a.get("note") or (after_number(after) if not a.get("rating") else "") or None
     return RateSession(session_id, int(value), note)
 
 
@@ -528,7 +515,7 @@ def _attendance(answer: AttendanceAnswer) -> Verb:
     return Verb(
         answer.value, f"{answer.value} <session #>",
         f"Answer “Did it happen?” with “{answer.label}”.",
-        lambda a: AnswerAttendance(_session_id(a.rest, f"{answer.value} 12"), answer),
+        lambda a: AnswerAttendance(session_number(a.rest, f"{answer.value} 12"), answer),
         group=GROUP,
     )
 
@@ -545,8 +532,8 @@ for _verb in (
          group=GROUP, labels=("rating", "note")),
     Verb("followup", "followup <session #> <message>",
          "Tell the other person how it went since; I pass it on.",
-         lambda a: FollowupReply(_session_id(a.rest, "followup 12 I tried it and it worked"),
-                                 a.get("text") or _after(a.rest) or None),
+         lambda a: FollowupReply(session_number(a.rest, "followup 12 I tried it and it worked"),
+                                 a.get("text") or after_number(a.rest) or None),
          group=GROUP, labels=("text",)),
     Verb("followups", "followups off|on|snooze <how long>",
          "Turn the after-session follow-ups off or on, or snooze them.", _followups,

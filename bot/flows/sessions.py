@@ -62,7 +62,7 @@ from bot.session_commands import (
     SkipOccurrence,
 )
 from bot.text import bounded, shorten
-from bot.textcommands import Args, Verb, register
+from bot.textcommands import Args, Verb, after_number, register, session_number
 from bot.timezones import parse_until
 from bot.when import PastTime, parse_when
 
@@ -774,19 +774,6 @@ REPORT_SECTIONS.append(_report_section)
 # -- typed commands ---------------------------------------------------------------------------
 
 
-def _id(text_in: str, example: str) -> int:
-    token = text_in.strip().lstrip("#").split(maxsplit=1)
-    if not token or not token[0].isdigit() or len(token[0]) > 12:
-        raise UserError("Which session? I need its number, e.g. “12”.",
-                        f"Type `sessions` to see them; for example `{example}`.")
-    return int(token[0])
-
-
-def _rest_after_id(text_in: str) -> str:
-    parts = text_in.strip().split(maxsplit=1)
-    return parts[1].strip() if len(parts) > 1 else ""
-
-
 def _needs_other(a: Args, example: str) -> str:
     if not a.rest.strip():
         raise UserError("With whom?", f"For example: `{example}`.")
@@ -801,8 +788,8 @@ def _pick(a: Args) -> PickSlot:
 
 
 def _repeat(a: Args) -> RepeatSession:
-    session_id = _id(a.rest, "repeat 12 weekly times: 6")
-    frequency = _rest_after_id(a.rest)
+    session_id = session_number(a.rest, "repeat 12 weekly times: 6")
+    frequency = after_number(a.rest)
     if not frequency:
         raise UserError(
             "How often?", "Say weekly, biweekly or monthly: `repeat 12 weekly times: 6`."
@@ -826,32 +813,32 @@ _VERBS: tuple[tuple[str, str, str, Callable[[Args], Command], tuple[str, ...]], 
                             a.get("agenda")),
      ("slots", "length", "topic", "agenda")),
     ("confirm", "confirm <session #>", "Confirm the time proposed to you.",
-     lambda a: ConfirmSession(_id(a.rest, "confirm 12")), ()),
+     lambda a: ConfirmSession(session_number(a.rest, "confirm 12")), ()),
     ("pick", "pick <session #> <time #>", "Pick one of the times a mentee offered.",
      _pick, ()),
     ("counter", "counter <session #> when: <time>", "Answer a proposal with another time.",
-     lambda a: CounterSession(_id(a.rest, "counter 12 when: Wed 19:00"),
-                              a.get("when") or _rest_after_id(a.rest) or None), ("when",)),
+     lambda a: CounterSession(session_number(a.rest, "counter 12 when: Wed 19:00"),
+                              a.get("when") or after_number(a.rest) or None), ("when",)),
     ("reschedule", "reschedule <session #> when: <time> reason: …",
      "Move a session; the other side is told.",
-     lambda a: RescheduleSession(_id(a.rest, "reschedule 12 when: Thu 18:00"),
-                                 a.get("when") or _rest_after_id(a.rest) or None,
+     lambda a: RescheduleSession(session_number(a.rest, "reschedule 12 when: Thu 18:00"),
+                                 a.get("when") or after_number(a.rest) or None,
                                  a.get("reason")), ("when", "reason")),
     ("cancel", "cancel <session #> [reason]", "Cancel a session; the other side is told.",
-     lambda a: CancelSession(_id(a.rest, "cancel 12"),
-                             a.get("reason") or _rest_after_id(a.rest) or None), ("reason",)),
+     lambda a: CancelSession(session_number(a.rest, "cancel 12"),
+                             a.get("reason") or after_number(a.rest) or None), ("reason",)),
     ("agenda", "agenda <session #> <what you'd like to cover>",
      "Share or change a session's agenda.",
-     lambda a: SetAgenda(_id(a.rest, "agenda 12 review my CV"),
-                         a.get("text") or _rest_after_id(a.rest) or None), ("text",)),
+     lambda a: SetAgenda(session_number(a.rest, "agenda 12 review my CV"),
+                         a.get("text") or after_number(a.rest) or None), ("text",)),
     ("repeat", "repeat <session #> weekly|biweekly|monthly until: <date> | times: N",
      "Make a confirmed session repeat.", _repeat, ("until", "times")),
     ("skip", "skip <session #> [reason]", "Skip one session of a series.",
-     lambda a: SkipOccurrence(_id(a.rest, "skip 12"),
-                              a.get("reason") or _rest_after_id(a.rest) or None), ("reason",)),
+     lambda a: SkipOccurrence(session_number(a.rest, "skip 12"),
+                              a.get("reason") or after_number(a.rest) or None), ("reason",)),
     ("end-series", "end-series <session #>",
      "Stop a repeating series; upcoming ones are cancelled.",
-     lambda a: EndSeries(_id(a.rest, "end-series 12")), ()),
+     lambda a: EndSeries(session_number(a.rest, "end-series 12")), ()),
     ("sessions", "sessions", "Your upcoming and past sessions (mentors see agendas).",
      lambda a: ListSessions(), ()),
 )
