@@ -60,3 +60,8 @@ def bounded(value: str, *, what: str, max_length: int, min_length: int = 1,
 def shorten(value: str, limit: int) -> str:
     """Cut ``value`` to ``limit`` characters with an ellipsis, for previews."""
     return value if len(value) <= limit else value[: max(0, limit - 1)].rstrip() + "…"
+
+
+def plural(count: int, noun: str) -> str:
+    """``plural(1, "open request")`` → "1 open request"; 2 → "2 open requests"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -392,7 +392,7 @@ async def test_organizers_can_change_the_request_limit(console: ConsoleSession) 
     assert "request_limit is now 1." in out
     await run(console, "/as Ada", f"request Grace topic: python context: {CONTEXT}")
     out = await console.feed(f"request Linus topic: python context: {CONTEXT}")
-    assert "You have 1 open requests, the most at once here." in out
+    assert "You have 1 open request, the most at once here." in out
 
 
 async def test_a_second_request_to_the_same_mentor_while_one_is_open_is_refused(

@@ -172,7 +172,7 @@ async def test_deleting_asks_first_then_declines_open_requests_and_tells_the_mem
     assert "Topics: python" in await profile_of(console, "Grace")  # nothing deleted yet
 
     out = await console.feed(click(out, "mentor delete confirm"))
-    assert "Your mentor profile is deleted. 2 open request(s) were declined" in out
+    assert "Your mentor profile is deleted. 2 open requests to you were declined" in out
     assert "→ DM to Ada: @Grace can't take request #1" in out
     assert "→ DM to Bob: @Grace can't take request #2" in out
     assert "the mentor stopped mentoring" in out

@@ -83,6 +83,13 @@ async def test_an_organizer_changes_a_setting_and_it_sticks(
     assert f"  {key} = {value}:" in await console.feed("settings")
 
 
+async def test_a_channel_setting_can_be_cleared_again(console: ConsoleSession) -> None:
+    await run(console, "/as Olga", "settings set mentors_channel #mentors")
+    assert "mentors_channel is now not set." in await console.feed(
+        "settings set mentors_channel off")
+    assert "  mentors_channel = (not set):" in await console.feed("settings")
+
+
 async def test_bad_setting_values_are_refused_and_change_nothing(console: ConsoleSession) -> None:
     await console.feed("/as Olga")
     assert "There is no setting “colour”" in await console.feed("settings set colour blue")

@@ -119,8 +119,12 @@ async def show_settings(cmd: c.ShowSettings, ctx: FlowContext) -> Reply:
             else str(value)
         )
         msg.line(f"  {key} = ").user_text(shorten(shown, 300) or "(not set)").say(f": {meaning}")
-    msg.line("Change one with `settings set <key> <value>`.")
+    msg.line("Change one with `settings set <key> <value>` (`off` unsets a channel or group).")
     return Reply.of(msg.build())
+
+
+#: Values that unset a channel or group.
+CLEARS = frozenset({"none", "off", "-", "no"})
 
 
 def _coerce(key: str, raw: str) -> Any:
@@ -141,6 +145,8 @@ def _coerce(key: str, raw: str) -> Any:
             raise UserError("announce_requests must be true or false.")
         return value.lower() in {"true", "yes", "on"}
     if key.endswith(("_channel", "_group")):
+        if value.lower() in CLEARS:
+            return ""  # "settings set mentors_channel off": no channel, the feature is off
         return value.lstrip("#").strip()
     return value
 
@@ -168,7 +174,8 @@ async def change_setting(cmd: c.ChangeSetting, ctx: FlowContext) -> Reply:
         ) from None
     overrides[cmd.key] = getattr(merged, cmd.key)  # store the typed value ("6" → 6)
     await ctx.tx.save_community_settings(ctx.community.id, overrides)
-    shown = json.dumps(getattr(merged, cmd.key), ensure_ascii=False)
+    new_value = getattr(merged, cmd.key)
+    shown = "not set" if new_value == "" else json.dumps(new_value, ensure_ascii=False)
     return Reply.of(
         MessageBuilder().say(f"{cmd.key} is now ").user_text(shorten(shown, 300)).say(".").build()
     )

@@ -28,7 +28,7 @@ from bot.messages import (
     Reply,
     text,
 )
-from bot.text import bounded, shorten
+from bot.text import bounded, plural, shorten
 from bot.timezones import parse_until
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ async def request_intro(cmd: c.RequestIntro, ctx: FlowContext) -> Reply:
         )
     if len(mine) >= ctx.settings.request_limit:
         raise UserError(
-            f"You have {len(mine)} open requests, the most at once here.",
+            f"You have {plural(len(mine), 'open request')}, the most at once here.",
             "Wait for an answer or withdraw one (type `my` to see them).",
         )
     await _check_available(ctx, mentor, profile)

@@ -278,7 +278,9 @@ async def delete(cmd: c.DeleteMentorProfile, ctx: FlowContext) -> Reply:
 
     declined = await close_open_requests_to(ctx, ctx.me, "the mentor stopped mentoring")
     await ctx.tx.delete_profile(ctx.community.id, ctx.me.id)
-    extra = f" {declined} open request(s) were declined and the members told." if declined else ""
+    extra = {0: "", 1: " The open request to you was declined and the member told."}.get(
+        declined, f" {declined} open requests to you were declined and the members told."
+    )
     return Reply.of(text("Your mentor profile is deleted." + extra))
 
 
