@@ -21,7 +21,7 @@ from bot.context import FlowContext
 from bot.domain import Community, Member
 from bot.errors import UserError
 from bot.flows.registry import load_all
-from bot.messages import MessageBuilder, Reply, command_from_custom_id, text
+from bot.messages import Message, MessageBuilder, Reply, command_from_custom_id, text
 from bot.text import clean, shorten
 from bot.textcommands import parse
 from storage.store import Store, Tx
@@ -101,6 +101,9 @@ class Mentorbot:
                         now=self.clock.now(),
                     )
                     reply = await handler(command, ctx)
+                    if _should_ask_timezone(command, ctx.me):
+                        await tx.update_member(ctx.me.id, timezone_asked_at=ctx.now)
+                        reply = Reply((*reply.messages, _timezone_question(ctx.settings)))
                     await tx.add_nudges(ctx.outbox, ctx.now)
             except UserError as err:
                 return _refusal(err)
@@ -139,6 +142,25 @@ class Mentorbot:
             await tx.update_member(member.id, display_name=name, timezone=zone)
             member = await tx.member(community.id, member.id) or member
         return Scope(community, member, settings)
+
+
+def _should_ask_timezone(command: c.Command, me: Member) -> bool:
+    """Ask once, after the first command of a member the platform gave no zone for."""
+    return (
+        me.timezone is None
+        and me.timezone_asked_at is None
+        and not isinstance(command, c.SetTimezone)
+    )
+
+
+def _timezone_question(settings: CommunityDefaults) -> Message:
+    return (
+        MessageBuilder()
+        .say(f"One question, asked only once: what's your timezone? Until you tell me, I show "
+             f"times in {settings.default_timezone}, this community's default. Type `tz Area/City`,"
+             " for example `tz Europe/Berlin` or `tz America/New_York`.")
+        .build()
+    )
 
 
 def _valid_zone(zone: str | None) -> str | None:

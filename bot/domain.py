@@ -38,6 +38,8 @@ class Member:
     """``HH:MM-HH:MM`` in the member's zone when follow-ups wait; None: community default."""
     followups_paused_until: datetime | None = None
     followups_off: bool = False
+    timezone_asked_at: datetime | None = None
+    """When the bot asked for the zone (once); None if it never had to."""
 
     def address(self, default_timezone: str) -> MemberAddress:
         return MemberAddress(self.platform_user_id, self.display_name, self.zone(default_timezone))

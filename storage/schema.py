@@ -88,6 +88,7 @@ members = Table(
     Column("followups_paused_until", UTCDateTime, nullable=True),
     Column("followups_off", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("timezone_asked_at", UTCDateTime, nullable=True),
     UniqueConstraint("community_id", "platform_user_id", name="uq_members_community_user"),
 )
 

@@ -237,6 +237,7 @@ class Tx(SessionQueries, FollowupQueries):
             "quiet_hours",
             "followups_paused_until",
             "followups_off",
+            "timezone_asked_at",
         }
         unknown = set(values) - allowed
         if unknown:
@@ -829,6 +830,7 @@ def _member(r: Row[Any]) -> Member:
         quiet_hours=r.quiet_hours,
         followups_paused_until=r.followups_paused_until,
         followups_off=bool(r.followups_off),
+        timezone_asked_at=r.timezone_asked_at,
     )
 
 

@@ -230,6 +230,29 @@ async def test_the_platform_timezone_is_used_when_the_adapter_knows_it(core: Men
     ).plain_text()
 
 
+ASKED = "One question, asked only once: what's your timezone?"
+
+
+async def test_a_member_without_a_zone_is_asked_for_it_once(core: Mentorbot) -> None:
+    lin = Caller("test", "c1", "C", "U2", "Lin")
+    first = (await core.handle_text(lin, "my")).plain_text()
+    assert ASKED in first and "I show times in UTC" in first and "`tz Area/City`" in first
+    assert ASKED not in (await core.handle_text(lin, "my")).plain_text()
+    assert ASKED not in (await core.handle_text(lin, "find python")).plain_text()
+    # A refused first command asks nothing (nothing at all changes); the next one asks.
+    max_ = Caller("test", "c1", "C", "U3", "Max")
+    assert ASKED not in (await core.handle_text(max_, "withdraw 99")).plain_text()
+    assert ASKED in (await core.handle_text(max_, "help")).plain_text()
+
+
+async def test_nobody_is_asked_whose_zone_is_known_or_who_sets_it_first(core: Mentorbot) -> None:
+    kemi = Caller("test", "c1", "C", "U1", "Kemi", timezone="Africa/Lagos")
+    assert ASKED not in (await core.handle_text(kemi, "my")).plain_text()
+    ola = Caller("test", "c1", "C", "U4", "Ola")
+    assert ASKED not in (await core.handle_text(ola, "tz Africa/Lagos")).plain_text()
+    assert ASKED not in (await core.handle_text(ola, "my")).plain_text()
+
+
 async def test_a_zone_set_with_tz_wins_over_the_platform_zone(core: Mentorbot) -> None:
     caller = Caller("test", "c1", "C", "U1", "Kemi", timezone="Africa/Lagos")
     await core.handle_text(caller, "tz Asia/Tokyo")

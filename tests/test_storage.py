@@ -220,3 +220,23 @@ async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
 
 def test_start_is_aware_utc() -> None:
     assert START.tzinfo is UTC
+
+
+async def test_the_migrations_build_exactly_the_schema_the_code_uses(any_db_url: str) -> None:
+    """A column added to storage/schema.py without a migration (or the reverse) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = create_engine(any_db_url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": False}),
+                    schema.metadata,
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert differences == []
