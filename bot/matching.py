@@ -4,6 +4,8 @@ Matching is tolerant: case, plurals, small typos (rapidfuzz, rather than a hand-
 distance) and the community's synonyms ("js" = "javascript"). Ranking weighs, in this order:
 how well the topics fit, how much room the mentor has left, how much of their week falls in the
 member's waking hours, and fewer recent intros first, so load spreads across mentors.
+"In this order" is by weight (a weighted sum, see ``*_WEIGHT``): topic fit counts as much as
+the other three together, so a close topic match is never outranked by a merely idle mentor.
 """
 
 from __future__ import annotations
@@ -55,7 +57,13 @@ def _without_plural_s(phrase: str) -> str:
 
 
 def similarity(a: str, b: str) -> float:
-    """0-100: the better of indel ratio and transposition-aware edit similarity ("pyhton")."""
+    """0-100: the better of indel ratio and transposition-aware edit similarity ("pyhton").
+
+    0 when the first letters differ: typos rarely hit the first letter, while different words
+    often differ exactly there ("rust" and "trust", "java" and "lava").
+    """
+    if a[:1] != b[:1]:
+        return 0.0
     return max(fuzz.ratio(a, b), OSA.normalized_similarity(a, b) * 100)
 
 

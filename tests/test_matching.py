@@ -93,7 +93,9 @@ def test_a_word_of_a_longer_topic_is_a_partial_match() -> None:
 
 @pytest.mark.parametrize(("query", "topic"), [("java", "javascript"), ("go", "golang"),
                                                 ("cooking", "python"), ("c", "c++"),
-                                                ("data", "databases"), ("", "python")])
+                                                ("data", "databases"), ("", "python"),
+                                                ("rust", "trust"), ("java", "lava"),
+                                                ("rust", "trust and safety")])
 def test_unrelated_topics_do_not_match(query: str, topic: str) -> None:
     assert topic_fit(query, topic, SYNONYMS) == 0.0
 
