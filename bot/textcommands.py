@@ -108,7 +108,8 @@ def _request(a: Args) -> c.Command:
 
 def _answer(kind: c.IntroAnswer) -> Callable[[Args], c.Command]:
     def build(a: Args) -> c.Command:
-        note = a.get("note") or after_number(a.rest) or None
+        # "decline 3 busy", "decline 3 reason: busy" and a form's "note" field all mean the same.
+        note = a.get("note") or a.get("reason") or a.get("until") or after_number(a.rest) or None
         return c.AnswerIntro(number_in(a.rest), kind, note)
 
     return build
@@ -208,12 +209,12 @@ for _verb in (
     Verb("accept", "accept <request #>", "Accept an intro request.",
          _answer(c.IntroAnswer.ACCEPT), group="Mentors", labels=("note",)),
     Verb("decline", "decline <request #> [reason]", "Decline an intro request.",
-         _answer(c.IntroAnswer.DECLINE), group="Mentors", labels=("note",)),
+         _answer(c.IntroAnswer.DECLINE), group="Mentors", labels=("note", "reason")),
     Verb("ask", "ask <request #> <question>", "Ask the member for more info.",
          _answer(c.IntroAnswer.ASK_INFO), group="Mentors", labels=("note",)),
     Verb("decline-pause", "decline-pause <request #> [until]",
          "Decline and pause new requests (4 weeks unless you say until when).",
-         _answer(c.IntroAnswer.DECLINE_AND_PAUSE), group="Mentors", labels=("note",)),
+         _answer(c.IntroAnswer.DECLINE_AND_PAUSE), group="Mentors", labels=("note", "until")),
     Verb("settings", "settings", "Organizers: show this community's settings.",
          lambda a: c.ShowSettings(), group="Organizers"),
     Verb("settings set", "settings set <key> <value>", "Organizers: change a setting.",

@@ -288,12 +288,14 @@ async def test_an_unanswered_request_is_nudged_then_released(console: ConsoleSes
     assert "released to another mentor" in await console.feed("my")
 
 
+@pytest.mark.parametrize("line", ["decline 1 I only do career talks this month.",
+                                  "decline 1 reason: I only do career talks this month."])
 async def test_declining_with_a_reason_tells_the_member_and_offers_another_mentor(
-    console: ConsoleSession,
+    console: ConsoleSession, line: str
 ) -> None:
     await mentor(console, "Grace", "Europe/Berlin", mentor_line("python"))
     await run(console, "/as Ada", f"request Grace topic: python context: {CONTEXT}")
-    out = await run(console, "/as Grace", "decline 1 I only do career talks this month.")
+    out = await run(console, "/as Grace", line)
     assert "Declined request #1. @Ada was told kindly." in out
     dm = out[out.index("→ DM to Ada"):]
     assert "@Grace can't take request #1 about “python” right now." in dm
@@ -344,6 +346,13 @@ async def test_decline_and_pause_until_a_given_date(console: ConsoleSession) -> 
     await mentor(console, "Grace", "Europe/Berlin", mentor_line("python"))
     await run(console, "/as Ada", f"request Grace topic: python context: {CONTEXT}")
     out = await run(console, "/as Grace", "decline-pause 1 2027-01-10")
+    assert "paused you until Sun 10 Jan 2027" in out
+
+
+async def test_decline_and_pause_with_a_labelled_date(console: ConsoleSession) -> None:
+    await mentor(console, "Grace", "Europe/Berlin", mentor_line("python"))
+    await run(console, "/as Ada", f"request Grace topic: python context: {CONTEXT}")
+    out = await run(console, "/as Grace", "decline-pause 1 until: 2027-01-10")
     assert "paused you until Sun 10 Jan 2027" in out
 
 
