@@ -253,3 +253,15 @@ async def test_one_long_time_jump_walks_the_ladder_in_order(demo: ConsoleSession
                                     "→ DM to Ada: Soon:", "→ DM to Ada: Did your session #1")]
     assert order == sorted(order), out
     assert out.rstrip().endswith("It is now Fri 27 Nov 2026 13:00 (Europe/Berlin).")
+
+
+async def test_the_prompt_follows_a_changed_community_default_zone(
+    demo: ConsoleSession,
+) -> None:
+    await demo.feed("/as Kofi")
+    out = await demo.feed("settings set default_timezone Asia/Kolkata")
+    assert "default_timezone is now" in out
+    await demo.feed("/as Newcomer")
+    assert demo.prompt() == (
+        "[Demo Community · you are Newcomer (Asia/Kolkata) · Mon 23 Nov 17:30] > "
+    )

@@ -108,6 +108,7 @@ class ConsoleSession:
         self.clock = clock
         self.community_name = community_name
         self.people: dict[str, Person] = {}
+        self._community_zone: str | None = None
         self.book = ChoiceBook()
         self.finished = False
         self._speaker: Person | None = None
@@ -441,7 +442,8 @@ class ConsoleSession:
 
     @property
     def _default_zone(self) -> str:
-        return self.app.settings.community.default_timezone
+        """The community's default zone: as configured, or as an organizer last set it."""
+        return self._community_zone or self.app.settings.community.default_timezone
 
     async def _existing_user_id(self, name: str) -> str | None:
         async with self.app.store.transaction() as tx:
@@ -458,6 +460,8 @@ class ConsoleSession:
                 await tx.member_by_platform_id(community.id, person.user_id)
                 if community is not None else None
             )
+            overrides = await tx.community_settings(community.id) if community else {}
+        self._community_zone = str(overrides.get("default_timezone") or "") or None
         if member is not None:
             person.timezone = member.timezone
             person.name = member.display_name
