@@ -21,9 +21,11 @@ from bot.core import Mentorbot
 from bot.domain import IntroState
 from bot.messages import MemberAddress, MessageBuilder
 from bot.notifications import INTRO_DEADLINE_NUDGE, INTRO_REQUEST, ORGANIZER_ALERT
-from bot.nudges.engine import BACKOFF_BASE, NudgeEngine, idempotency_key
+from bot.nudges.engine import BACKOFF_BASE, NudgeEngine, RunStats, idempotency_key
 from bot.ports import (
     ChannelPost,
+    Delivered,
+    Destination,
     DirectMessage,
     PermanentFailure,
     RateLimited,
@@ -323,6 +325,38 @@ async def _seed_alerts(store: Store, clock: ManualClock, count: int) -> int:
     return community.id
 
 
+class TakeTurns:
+    """One engine's view of the shared port: after its first send it waits until the other
+    engine has sent once too (or has finished without sending, which the test then reports),
+    so both really run at the same time: no timing luck, no sleeps.
+    """
+
+    def __init__(self, port: RecordingMessenger) -> None:
+        self.port = port
+        self.platform = port.platform
+        self.sent_once = asyncio.Event()
+        self.finished = asyncio.Event()
+        self.other: TakeTurns = self
+
+    async def send(self, community: str, destination: Destination, message: Any,
+                   key: str) -> Delivered:
+        delivered = await self.port.send(community, destination, message, key)
+        self.sent_once.set()
+        waits = [asyncio.ensure_future(e.wait())
+                 for e in (self.other.sent_once, self.other.finished)]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+        return delivered
+
+    async def find_sent(self, community: str, destination: Destination,
+                        key: str) -> Delivered | None:
+        return await self.port.find_sent(community, destination, key)
+
+    async def open_space(self, community: str, members: Any, title: str) -> str:
+        return await self.port.open_space(community, members, title)
+
+
 async def test_two_engines_on_one_database_never_send_twice(
     any_db_url: str, clock: ManualClock
 ) -> None:
@@ -333,8 +367,19 @@ async def test_two_engines_on_one_database_never_send_twice(
         await _seed_alerts(stores[0], clock, 300)
         port = RecordingMessenger()
         settings = NudgeSettings(batch_size=7)
-        engines = [NudgeEngine(s, port, clock, settings, CommunityDefaults()) for s in stores]
-        results = await asyncio.gather(*(e.run_due() for e in engines))
+        views = TakeTurns(port), TakeTurns(port)
+        views[0].other, views[1].other = views[1], views[0]
+
+        async def run(engine: NudgeEngine, view: TakeTurns) -> RunStats:
+            try:
+                return await engine.run_due()
+            finally:
+                view.finished.set()
+
+        results = await asyncio.gather(*(
+            run(NudgeEngine(s, view, clock, settings, CommunityDefaults()), view)
+            for s, view in zip(stores, views, strict=True)
+        ))
         assert sum(r.sent for r in results) == 300
         assert all(r.sent > 0 for r in results), results  # both really took part
         assert len(port.attempts) == 300 and set(port.attempts.values()) == {1}

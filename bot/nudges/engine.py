@@ -233,31 +233,40 @@ class NudgeEngine:
         finished: list[dict[str, Any]] = []
         follow_ups: list[NewNudge] = []
         outgoing: list[_Out] = []
+        # One context per community per batch, all appending to the batch's follow-ups (in
+        # nudge order, as before): a context per nudge cost about a tenth of the rendering
+        # in the 100k benchmark. A failed render drops only what it queued itself.
+        contexts: dict[int, n.RenderContext] = {}
         for i, nudge in enumerate(claimed):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
-            known = communities.get(nudge.community_id)
-            if known is None:
-                known = communities[nudge.community_id] = await self._community(
-                    tx, nudge.community_id
+            ctx = contexts.get(nudge.community_id)
+            if ctx is None:
+                known = communities.get(nudge.community_id)
+                if known is None:
+                    known = communities[nudge.community_id] = await self._community(
+                        tx, nudge.community_id
+                    )
+                ctx = contexts[nudge.community_id] = n.RenderContext(
+                    tx, known[0], known[1], now, follow_ups
                 )
-            community, settings = known
-            ctx = n.RenderContext(tx, community, settings, now)
+            queued = len(follow_ups)
             try:
                 result = await n.render(ctx, nudge)
             except Exception as exc:  # a bug in a renderer must not block the others
                 log.exception("rendering nudge %s (%s) failed", nudge.id, nudge.kind)
                 result = n.Stale(f"could not render: {type(exc).__name__}: {exc}")
-                ctx.follow_ups.clear()
-            follow_ups.extend(ctx.follow_ups)
-            if isinstance(result, n.Stale):
+                del follow_ups[queued:]
+            if type(result) is n.Outgoing:  # the usual case first: one type test, not two
+                outgoing.append(_Out(nudge, ctx.community, ctx.settings, result))
+            elif isinstance(result, n.Stale):
                 finished.append(self._final(nudge, token, "stale", result.reason))
                 stats.stale += 1
             elif isinstance(result, n.Done):
                 finished.append(self._final(nudge, token, "sent", result.outcome))
                 stats.sent += 1
             else:
-                outgoing.append(_Out(nudge, community, settings, result))
+                outgoing.append(_Out(nudge, ctx.community, ctx.settings, result))
         await tx.finish_nudges(finished)
         await tx.add_nudges(follow_ups, now)
         return stats, outgoing
@@ -325,9 +334,11 @@ class NudgeEngine:
     async def _send(
         self, item: _Out, *, check_platform_first: bool
     ) -> tuple[Delivered, str | None]:
-        community, nudge, out = item.community, item.nudge, item.out
+        nudge, community, _settings, out = item
         key = idempotency_key(nudge.id)
-        destination = await self._destination(community, out)
+        destination = out.destination
+        if isinstance(destination, n.OpenSpace):  # else no await: one coroutine less a nudge
+            destination = await self._open_space(community, destination)
         if check_platform_first:
             found = await self.messenger.find_sent(community.external_id, destination, key)
             if found is not None:
@@ -378,10 +389,7 @@ class NudgeEngine:
             return SpacePost(intro.space_ref)
         return None
 
-    async def _destination(self, community: Community, out: n.Outgoing) -> Destination:
-        if not isinstance(out.destination, n.OpenSpace):
-            return out.destination
-        space = out.destination
+    async def _open_space(self, community: Community, space: n.OpenSpace) -> Destination:
         ref = await self.messenger.open_space(community.external_id, space.members, space.title)
         async with self.store.transaction() as tx:
             await tx.set_intro_space(space.intro_id, ref)
