@@ -1018,8 +1018,28 @@ def _sqlite_time(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-_C_ENCODER: Any = c_make_encoder  # None where the C speedups are missing
 _JSON = json.JSONEncoder(sort_keys=True)  # json.dumps(sort_keys=...) builds one per call
+
+
+def _checked_c_encoder() -> Any:
+    """json's C encoder factory if it is there and still takes the arguments used below.
+
+    It is not public API: a Python that changed it must fall back to ``_JSON.encode``, not
+    break every command that queues a nudge.
+    """
+    if c_make_encoder is None:
+        return None
+    sample = {"b": [1, 2.5, None, True], "a": "é\n", "c": {"z": 1}}
+    try:
+        made = "".join(c_make_encoder(
+            {}, _JSON.default, encode_basestring_ascii, None, ": ", ", ", True, False, True
+        )(sample, 0))
+    except Exception:  # any surprise means "don't use it"
+        return None
+    return c_make_encoder if made == _JSON.encode(sample) else None
+
+
+_C_ENCODER: Any = _checked_c_encoder()
 
 
 def _payload_text(payload: Mapping[str, Any] | None) -> str:
