@@ -16,8 +16,6 @@ import pytest
 from bot import ladder
 from bot.clock import ManualClock
 from bot.commands import Caller
-from bot.config import CommunityDefaults, NudgeSettings
-from bot.core import Mentorbot
 from bot.messages import (
     Choice,
     Mention,
@@ -28,11 +26,10 @@ from bot.messages import (
     Quote,
     Strong,
 )
-from bot.nudges.engine import NudgeEngine
 from bot.textcommands import parse
 from storage import schema as t
 from storage.store import Store
-from tests.worlds import RecordingMessenger, Sent, World
+from tests.worlds import Sent, World
 
 pytestmark = pytest.mark.asyncio
 
@@ -52,26 +49,14 @@ ORGS = "C0ORGANIZ1"
 
 
 async def build_world(store: Store, clock: ManualClock) -> World:
-    messenger = RecordingMessenger(clock)
-    defaults = CommunityDefaults()
-    core = Mentorbot(store, clock, defaults)
-    engine = NudgeEngine(store, messenger, clock, NudgeSettings(), defaults)
-    w = World(core, store, clock, messenger, engine)
+    w = World.start(store, clock)
     assert "intros_channel is now" in await w.say(ORG, f"settings set intros_channel {INTROS}")
     assert "organizer_channel is now" in await w.say(
         ORG, f"settings set organizer_channel {ORGS}")
-    assert "mentor" in await w.say(
-        ADA, "mentor set topics: python, career bio: I build things lengths: 30, 60 "
-        "availability: Mon-Fri 17:00-21:00 sessions: 8 mentees: 5")
-    for person in (KENJI, BOB):
-        out = await w.say(person, "request Ada topic: python context: I am learning python "
-                                  "and got stuck on asyncio, tried the docs")
-        assert "sent to" in out, out
-    assert "Accepted" in await w.say(ADA, "accept 1")
-    assert "Accepted" in await w.say(ADA, "accept 2")
-    await w.say(ZOE, "help")
-    await w.deliver()
-    messenger.sent.clear()
+    await w.introduce(ADA, "mentor set topics: python, career bio: I build things lengths: "
+                      "30, 60 availability: Mon-Fri 17:00-21:00 sessions: 8 mentees: 5",
+                      (KENJI, BOB))
+    await w.say(ZOE, "help")  # a member who was never introduced
     return w
 
 

@@ -15,15 +15,12 @@ from icalendar import Calendar
 
 from bot.clock import ManualClock
 from bot.commands import Caller
-from bot.config import CommunityDefaults, NudgeSettings
-from bot.core import Mentorbot
 from bot.ladder import DID_IT_HAPPEN, MENTOR_REMINDER
 from bot.messages import Message
-from bot.nudges.engine import NudgeEngine
 from storage import schema as t
 from storage.db import create_engine, migrate
 from storage.store import Store
-from tests.worlds import RecordingMessenger, World
+from tests.worlds import World
 
 pytestmark = pytest.mark.asyncio
 
@@ -45,23 +42,11 @@ async def world(store: Store, clock: ManualClock) -> World:
 
 
 async def build_world(store: Store, clock: ManualClock) -> World:
-    messenger = RecordingMessenger(clock)
-    defaults = CommunityDefaults()
-    core = Mentorbot(store, clock, defaults)
-    engine = NudgeEngine(store, messenger, clock, NudgeSettings(), defaults)
-    w = World(core, store, clock, messenger, engine)
-    assert "mentor" in await w.say(
-        ADA, "mentor set topics: python, career bio: I build things lengths: 30, 60 "
-        "availability: Mon-Fri 17:00-21:00 sessions: 4 mentees: 5")
-    for person in (BOB, CARA):
-        out = await w.say(person, "request Ada topic: python context: I am learning python "
-                                  "and got stuck on asyncio, tried the docs")
-        assert "sent to" in out, out
-    assert "Accepted" in await w.say(ADA, "accept 1")
-    assert "Accepted" in await w.say(ADA, "accept 2")
-    await w.say(DAN, "help")
-    await w.deliver()
-    messenger.sent.clear()
+    w = World.start(store, clock)
+    await w.introduce(ADA, "mentor set topics: python, career bio: I build things lengths: "
+                      "30, 60 availability: Mon-Fri 17:00-21:00 sessions: 4 mentees: 5",
+                      (BOB, CARA))
+    await w.say(DAN, "help")  # a member who was never introduced
     return w
 
 

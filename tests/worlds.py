@@ -16,6 +16,7 @@ from sqlalchemy import Table, select
 
 from bot.clock import ManualClock
 from bot.commands import Caller
+from bot.config import CommunityDefaults, NudgeSettings
 from bot.core import Mentorbot
 from bot.messages import MemberAddress, Message, Reply
 from bot.nudges.engine import NudgeEngine
@@ -86,6 +87,29 @@ class World:
     watched: tuple[Table, ...] = (t.sessions, t.session_series, t.session_slots,
                                   t.session_attendance, t.session_feedback, t.nudges, t.members)
     """The tables :meth:`snapshot` compares: "nothing changed" means none of these did."""
+
+    @classmethod
+    def start(cls, store: Store, clock: ManualClock) -> World:
+        """The real core and engine over ``store``, sending to a fresh recording messenger."""
+        messenger = RecordingMessenger(clock)
+        defaults = CommunityDefaults()
+        core = Mentorbot(store, clock, defaults)
+        engine = NudgeEngine(store, messenger, clock, NudgeSettings(), defaults)
+        return cls(core, store, clock, messenger, engine)
+
+    async def introduce(self, mentor: Caller, profile: str, mentees: Sequence[Caller]) -> None:
+        """``mentor`` sets ``profile`` and accepts an intro from each mentee, in order; what
+        that sent is delivered and forgotten, so tests start from a quiet messenger."""
+        assert "mentor" in await self.say(mentor, profile)
+        for person in mentees:
+            out = await self.say(person, f"request {mentor.display_name} topic: python "
+                                         "context: I am learning python and got stuck on "
+                                         "asyncio, tried the docs")
+            assert "sent to" in out, out
+        for number in range(1, len(mentees) + 1):
+            assert "Accepted" in await self.say(mentor, f"accept {number}")
+        await self.deliver()
+        self.messenger.sent.clear()
 
     async def say(self, who: Caller, line: str) -> str:
         return (await self.core.handle_text(who, line)).plain_text()
