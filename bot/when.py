@@ -683,7 +683,7 @@ def parse_date_until(
         result = wall.replace(tzinfo=tz).astimezone(UTC)
     if result <= now:
         raise UserError("That date is in the past.", "Please pick a date in the future.")
-    check_horizon(result, now, horizon, _show_date(wall.date()))
+    check_horizon(result, now, horizon, _show_date(day.day))
     return result
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -361,3 +362,20 @@ def test_warm_up_reads_one_time_quickly_afterwards() -> None:
     started = time.perf_counter()
     parse_when("next Tue 18:30 Europe/Berlin", "UTC", NOW)
     assert time.perf_counter() - started < 0.05
+
+
+@pytest.mark.parametrize(
+    "zone", [BERLIN, NEW_YORK, KOLKATA, SYDNEY, "America/Sao_Paulo", "Asia/Kathmandu", "UTC"]
+)
+def test_the_times_the_bot_suggests_read_back_to_the_same_instant(zone: str) -> None:
+    """Next free times are shown as "Tue 2026-11-24 18:00 CET" so a person can paste one."""
+    for hours in (1, 30, 24 * 20, 24 * 140):  # into the other season too
+        at = NOW + timedelta(hours=hours)
+        local = at.astimezone(ZoneInfo(zone))
+        name = local.tzname() or ""
+        if not name.isalpha():  # "-03", "+0545": shown as an offset
+            offset = int((local.utcoffset() or timedelta(0)).total_seconds() // 60)
+            sign = "+" if offset >= 0 else "-"
+            name = f"{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+        shown = f"{local:%a} {local:%Y-%m-%d %H:%M} {name}"
+        assert parse_when(shown, zone, NOW) == at, shown
