@@ -383,10 +383,30 @@ def _date_of(words: str, today: date) -> date | None:
                         "Write it with the year, like 2028-02-29.")
     if _NUMERIC_DATE.fullmatch(words):
         raise UserError(
-            f"I can't tell which day “{words}” is: day/month and month/day look alike.",
-            "Write the date like 2026-12-03 or 3 Dec 2026.",
+            f"I don't read all-numeric dates like “{words}”: day/month and month/day look "
+            "alike.",
+            _numeric_hint(words, today),
         )
     return None
+
+
+def _numeric_hint(words: str, today: date) -> str:
+    """The readings an all-numeric date could have, written the way I read dates."""
+    parts = [int(part) for part in re.split(r"[/.-]", words)]
+    readings: list[str] = []
+    if len(parts) in (2, 3) and parts[0] < 100:
+        year = parts[2] if len(parts) == 3 else today.year
+        for day, month in ((parts[0], parts[1]), (parts[1], parts[0])):
+            try:
+                reading = date(year, month, day)
+            except ValueError:
+                continue
+            shown = reading.isoformat() if len(parts) == 3 else f"{day} {reading:%b}"
+            if shown not in readings:
+                readings.append(shown)
+    if readings:
+        return f"Write it as {' or '.join(f'“{r}”' for r in readings)}."
+    return "Write the date like 2026-12-03 or 3 Dec 2026."
 
 
 def _count(text: str) -> int:
@@ -532,7 +552,10 @@ def _read_parts(value: str, body: str, today: date) -> tuple[_Clock, _Day]:
             day = _read_day(" ".join(words[:-1]), today)
         if day is None:
             if _read_day(rest, today) is not None or not words:
-                raise UserError(f"“{value[:60]}” has no time of day.", EXAMPLES)
+                raise UserError(
+                    f"“{value[:60]}” has no time of day.",
+                    f"Add one, e.g. “{value[:60]} 18:00”." if words else EXAMPLES,
+                )
             raise _unreadable(value, day_text)
         day_text = " ".join(words[:-1])
         hour = int(bare)
