@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -28,7 +30,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.metadata import Metadata
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.clock import ManualClock
 from tests.standins.slack import (
     ALICE,
     BOB,
@@ -222,6 +226,62 @@ async def test_modals_and_home_tab(slack: SlackStandin, client: AsyncWebClient) 
     assert slack.homes_published[ALICE]["blocks"][0]["text"]["text"] == "Your mentors"
 
 
+async def test_form_encoded_json_arguments_are_decoded_and_checked(
+    slack: SlackStandin, client: AsyncWebClient
+) -> None:
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}
+    form = {"channel": GENERAL, "text": "hi", "blocks": json.dumps([section])}
+    await client.api_call("chat.postMessage", data=form)
+    call = slack.calls("chat.postMessage")[0]
+    assert call.encoding == "form" and call.args["blocks"][0]["text"]["text"] == "hi"
+
+    slack.expect_violation("chat.postMessage", "invalid_blocks")
+    lenient = {"type": "section", "text": "hi"}  # slack_sdk would accept it, Slack does not
+    with pytest.raises(SlackApiError):
+        await client.api_call("chat.postMessage", data={**form, "blocks": json.dumps([lenient])})
+
+
+async def test_history_pages_with_a_cursor(slack: SlackStandin, client: AsyncWebClient) -> None:
+    for text in ("one", "two", "three"):
+        await client.chat_postMessage(channel=GENERAL, text=text)
+    first = await client.conversations_history(channel=GENERAL, limit=2)
+    cursor = first["response_metadata"]["next_cursor"]
+    rest = await client.conversations_history(channel=GENERAL, limit=2, cursor=cursor)
+    assert [m["text"] for m in first["messages"] + rest["messages"]] == ["three", "two", "one"]
+    assert rest["has_more"] is False
+
+
+async def test_timestamps_and_trigger_expiry_follow_the_injected_clock() -> None:
+    clock = ManualClock(datetime(2025, 12, 1, 12, 0, tzinfo=UTC))
+    async with running_slack(clock=clock) as slack:
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+        posted = await client.chat_postMessage(channel=GENERAL, text="hi")
+        assert posted["ts"] == f"{int(clock.now().timestamp())}.000100"
+        assert (await client.users_info(user=ALICE))["user"]["tz_offset"] == 3600  # CET
+        trigger = slack.payloads.slash_command("/mentor", user=ALICE).body["trigger_id"]
+        clock.advance(timedelta(seconds=3.5))  # Slack's trigger ids live 3 seconds
+        modal = View(type="modal", title="Too late", blocks=[SectionBlock(text="x")])
+        with pytest.raises(SlackApiError) as raised:
+            await client.views_open(trigger_id=trigger, view=modal)
+        assert raised.value.response["error"] == "expired_trigger_id"
+
+
+async def test_latency_delays_every_answer() -> None:
+    async with running_slack(latency=0.05) as slack:
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+        started = time.monotonic()
+        await client.auth_test()
+        assert time.monotonic() - started >= 0.05
+
+
+async def test_a_response_url_works_five_times(slack: SlackStandin) -> None:
+    url = slack.payloads.slash_command("/mentor", user=ALICE).body["response_url"]
+    webhook = AsyncWebhookClient(url)
+    statuses = [(await webhook.send(text=f"update {n}")).status_code for n in range(6)]
+    assert statuses == [200, 200, 200, 200, 200, 404]
+    assert [p.body["text"] for p in slack.response_posts][:2] == ["update 0", "update 1"]
+
+
 # --- Web API: what Slack refuses is refused and reported --------------------------------------
 
 
@@ -363,6 +423,8 @@ async def socket_app(slack: SlackStandin, client: AsyncWebClient) -> AsyncIterat
         when = view["state"]["values"]["when"]["when_text"]["value"]
         if when == "yesterday":
             await ack(response_action="errors", errors={"when": "That is in the past"})
+        elif when == "":
+            await ack(response_action="errors", errors={"date": "Required"})  # not a block_id
         else:
             await ack()
 
@@ -409,6 +471,18 @@ async def test_modal_errors_come_back_in_the_ack(slack: SlackStandin, socket_app
     assert accepted.payload is None
 
 
+async def test_a_reply_naming_a_block_the_view_lacks_is_a_violation(
+    slack: SlackStandin, socket_app: AsyncApp
+) -> None:
+    await slack.socket.deliver(slack.payloads.slash_command("/mentor", "book", user=ALICE))
+    await slack.wait_for_call("views.open")
+    submit = slack.payloads.view_submission(slack.views_opened[0].view_id, inputs={"when_text": ""})
+    await slack.socket.deliver(submit)
+    [violation] = slack.take_violations()
+    assert violation.source == "Socket Mode reply to view_submission"
+    assert "['date'], which are not input block_ids" in violation.messages[0]
+
+
 async def test_event_retries_and_refresh_reconnect(
     slack: SlackStandin, socket_app: AsyncApp
 ) -> None:
@@ -437,6 +511,17 @@ async def http_app_url(slack: SlackStandin, client: AsyncWebClient) -> AsyncIter
     async def mentor(ack: Any) -> None:
         await ack("Looking for mentors…")
 
+    @app.action("ask")
+    async def ask(ack: Any, respond: Any) -> None:
+        await ack()
+        await respond(text="Asked")
+
+    @app.event("app_home_opened")
+    async def home(event: dict[str, Any], client: AsyncWebClient) -> None:
+        await client.views_publish(
+            user_id=event["user"], view=View(type="home", blocks=[SectionBlock(text="Hi")])
+        )
+
     server = AsyncSlackAppServer(port=0, path="/slack/events", app=app)
     runner = web.AppRunner(server.web_app, shutdown_timeout=1.0)
     await runner.setup()
@@ -460,3 +545,23 @@ async def test_http_mode_accepts_signed_requests_and_rejects_bad_signatures(
         http_app_url, json.dumps(challenge).encode(), "application/json"
     )
     assert answered.json == {"challenge": challenge["challenge"]}
+
+
+async def test_http_mode_interactions_and_event_retries(
+    slack: SlackStandin, client: AsyncWebClient, http_app_url: str
+) -> None:
+    await client.chat_postMessage(
+        channel=GENERAL,
+        text="Ada",
+        blocks=[ActionsBlock(elements=[ButtonElement(text="Ask", action_id="ask")])],
+    )
+    click = slack.payloads.block_action("ask", user=BOB, message=slack.messages_in(GENERAL)[0])
+    assert (await slack.http.deliver(http_app_url, click)).status == 200
+    assert (await slack.wait_for_response_post()).body["text"] == "Asked"
+
+    opened = slack.payloads.app_home_opened(ALICE)
+    assert (await slack.http.deliver(http_app_url, opened)).status == 200
+    retry = await slack.http.deliver(http_app_url, opened, retry_num=1, retry_reason="http_timeout")
+    assert retry.status == 200
+    await slack.wait_for_call("views.publish", count=2)
+    assert slack.homes_published[ALICE]["blocks"][0]["text"]["text"] == "Hi"

@@ -1,12 +1,15 @@
 """A stand-in Slack on 127.0.0.1: the real slack-bolt / slack-sdk talk to it unchanged.
 
-Use it in five lines::
+Use it in five lines (the bot under test builds ``app`` with its own listeners)::
 
-    async with running_slack() as slack:                      # fails the test on a bad call
-        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-        app = AsyncApp(client=client, signing_secret=slack.signing_secret)
+    async with running_slack() as slack:                  # fails the test on a bad call
+        app = AsyncApp(client=AsyncWebClient(token=slack.bot_token, base_url=slack.api_url))
+        handler = AsyncSocketModeHandler(app, slack.app_token); await handler.connect_async()
         ack = await slack.socket.deliver(slack.payloads.slash_command("/mentor", user=ALICE))
-        assert (await slack.wait_for_call("chat.postMessage")).args["channel"] == GENERAL
+        posted = await slack.wait_for_call("chat.postMessage")  # finally: handler.close_async()
+
+Close the bot's handler before the stand-in (fixture order does it), or its client keeps
+reconnecting to a closed port. HTTP mode: ``await slack.http.deliver(bot_url, inbound)``.
 
 What it is: an aiohttp server inside the test's event loop (ephemeral port) that serves the Web
 API at ``api_url`` (JSON, form and query arguments alike), Socket Mode (``apps.connections.open``
@@ -606,10 +609,13 @@ class SlackStandin:
         self._handled_violations = len(self._violations)
         return taken
 
-    def expect_violation(self, method: str, error: str | None = None, count: int = 1) -> None:
-        """Declare that the test provokes ``count`` violations on ``method`` (optionally with
-        this ``error``); teardown fails if they do not happen, as well as on any other."""
-        self._expectations.append(_Expectation(method, error, count))
+    def expect_violation(self, source: str, error: str | None = None, count: int = 1) -> None:
+        """Declare that the test provokes ``count`` violations from ``source`` (optionally with
+        this ``error``); teardown fails if they do not happen, as well as on any other.
+
+        ``source`` is the Web API method (``chat.postMessage``), ``upload``, ``response_url``,
+        or ``"<Socket Mode|HTTP> reply to <type>"`` for what the bot answered to a delivery."""
+        self._expectations.append(_Expectation(source, error, count))
 
     def unexpected_violations(self) -> list[str]:
         """What teardown reports: violations nobody expected or took, expectations unmet."""
@@ -1646,12 +1652,13 @@ class SlackPayloads:
         action_id: str,
         *,
         user: str,
-        message: SlackMessage | None = None,
+        message: SlackMessage | EphemeralMessage | None = None,
         view_id: str | None = None,
         selected: str | None = None,
     ) -> Inbound:
-        """``user`` clicks (or picks ``selected`` in) the element ``action_id`` of a message or
-        view the bot sent. Raises ValueError when the bot sent no such element."""
+        """``user`` clicks (or picks ``selected`` in) the element ``action_id`` of a message
+        (ephemeral or not) or a view the bot sent. Raises ValueError when the bot sent no such
+        element, so a test cannot click a button the bot never showed."""
         if (message is None) == (view_id is None):
             raise ValueError("give exactly one of message= or view_id=")
         if message is not None:
@@ -1675,18 +1682,20 @@ class SlackPayloads:
             "actions": [action],
         }
         if message is not None:
+            ephemeral = isinstance(message, EphemeralMessage)
             body.update(
                 container={
                     "type": "message",
                     "message_ts": message.ts,
                     "channel_id": message.channel,
-                    "is_ephemeral": False,
+                    "is_ephemeral": ephemeral,
                 },
                 channel={"id": message.channel, "name": self._channel_name(message.channel)},
-                message=message.as_api(with_metadata=False),
                 state={"values": {}},
                 response_url=self._s._issue_response_url("actions"),
             )
+            if not ephemeral:  # Slack leaves the message out for ephemeral ones
+                body["message"] = message.as_api(with_metadata=False)
         else:
             view = self._s._views[str(view_id)]
             body.update(
@@ -1974,10 +1983,11 @@ class SocketModeSide:
         timeout: float = 5.0,
     ) -> Ack:
         """Sends ``inbound`` in an envelope and returns the bot's ack. An ``events_api``
-        retry carries ``retry_attempt``/``retry_reason`` (Slack uses ``timeout``)."""
-        connection = self.current
-        if connection is None:
-            raise AssertionError("no Socket Mode connection is open (await wait_connected())")
+        retry carries ``retry_attempt``/``retry_reason`` (Slack uses ``timeout``). Waits (within
+        ``timeout``) for the bot's connection, so it can follow ``connect_async()`` directly."""
+        connection = await self._s.wait_until(
+            lambda: self.current, timeout, "an open Socket Mode connection (is the bot connected?)"
+        )
         envelope: JSON = {
             "envelope_id": str(uuid.uuid4()),
             "payload": inbound.body,
