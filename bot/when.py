@@ -24,11 +24,12 @@ What is read (case-insensitive; "at", "on", "the", "of" and commas may be added 
 - **Day**: nothing (today), ``today``/``tonight``, ``tomorrow``, ``yesterday``, ``day after
   tomorrow``, ``in 3 days`` / ``in a week`` / ``in 2 weeks`` / ``in a fortnight`` / ``in 2
   months`` / ``in a year`` (also "3 days from now"; months keep the day of the month, the
-  last day of a shorter month when needed), a weekday (``Tue``, ``on Friday``, ``this
-  Friday``: the next such day, today included; ``next Tuesday``: the next such day after
-  today), and dates in three formats: ISO ``2026-12-03`` (or ``2026/12/03``), ``3 Dec 2026``
-  / ``3rd of December`` and ``Dec 3`` / ``December 3rd, 2026``. A date without a year is the
-  next one that is not over (today included). A weekday given with a date must match it.
+  last day of a shorter month when needed), a weekday (``Tue``, ``on Friday``, ``next
+  Tuesday``, ``coming Friday``: the first such day after today, so "Mon" typed on a Monday
+  is next week's; ``this Monday``: today included), and dates in three formats: ISO
+  ``2026-12-03`` (or ``2026/12/03``), ``3 Dec 2026`` / ``3rd of December`` and ``Dec 3`` /
+  ``December 3rd, 2026``. A date without a year is the next one that is not over (today
+  included). A weekday given with a date must match it.
   All-numeric dates other than ISO (``03/12/2026``, ``3.12.2026``, ``12/3``) are refused:
   people write day/month and month/day alike.
 - **Midnight**: alone or with "tonight" it is the coming midnight (the end of today); with
@@ -157,7 +158,7 @@ class _Day:
 
     day: date
     written: str
-    named_weekday: bool = False  # "Mon", today included
+    named_weekday: bool = False  # "this Mon", today included
     bare: bool = False  # no day written: today
     tonight: bool = False
     relative: timedelta | relativedelta | None = None  # "in 2 weeks" (keeps the time of day)
@@ -451,9 +452,10 @@ def _read_day(text: str, today: date) -> _Day | None:
                         "Please check the day or the date.",
                     )
                 return _Day(written_date, written)
-            after_today = weekday["which"] == "next"
-            ahead = (wanted - today.weekday()) % 7 or (7 if after_today else 0)
-            return _Day(today + timedelta(days=ahead), written, named_weekday=not after_today)
+            # "this Mon" may be today; "Mon", "next Mon", "coming Mon" are after today.
+            may_be_today = weekday["which"] == "this"
+            ahead = (wanted - today.weekday()) % 7 or (0 if may_be_today else 7)
+            return _Day(today + timedelta(days=ahead), written, named_weekday=may_be_today)
         written_date = _date_of(words, today)
         return None if written_date is None else _Day(written_date, written)
 
@@ -551,12 +553,11 @@ def _read_parts(value: str, body: str, today: date) -> tuple[_Clock, _Day]:
         if bare.isdigit() and len(bare) <= 2 and int(bare) <= 24:
             day = _read_day(" ".join(words[:-1]), today)
         if day is None:
-            if _read_day(rest, today) is not None or not words:
-                raise UserError(
-                    f"“{value[:60]}” has no time of day.",
-                    f"Add one, e.g. “{value[:60]} 18:00”." if words else EXAMPLES,
-                )
-            raise _unreadable(value, day_text)
+            readable_day = bool(words) and _read_day(rest, today) is not None
+            raise UserError(
+                f"“{value[:60]}” has no time of day.",
+                f"Add one, e.g. “{value[:60]} 18:00”." if readable_day else EXAMPLES,
+            )
         day_text = " ".join(words[:-1])
         hour = int(bare)
         clock = _read_clock("at" if 1 <= hour <= 12 else "h", _bare_match(bare), day_text)
@@ -673,8 +674,9 @@ def parse_date_until(
     The same meaning as ``bot.timezones.parse_until``: a day (a date, a weekday, "tomorrow")
     means the start of that day in the person's zone, or its end (00:00 of the next day) with
     ``through_day``; "in 2 weeks" is the same time of day two weeks on; a time of day may be
-    given too ("2026-12-01 18:00"). A bare weekday is the next such day after today (the start
-    of today is always over). Refuses the past, ``horizon`` and the calendar's ends.
+    given too ("2026-12-01 18:00"). A weekday is the next such day after today, even with
+    "this" (the start of today is always over). Refuses the past, ``horizon`` and the
+    calendar's ends.
     """
     value = " ".join(text.split())
     if not value:

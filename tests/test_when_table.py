@@ -62,12 +62,16 @@ ROWS: list[tuple[str, str, datetime, datetime | Refused]] = [
     ("on Friday at 6pm", BERLIN, NOW, utc(2026, 11, 27, 17, 0)),
     ("Friday 6.30pm", NEW_YORK, NOW, utc(2026, 11, 27, 23, 30)),  # 18:30 EST
     ("this Wed 19:00", KOLKATA, NOW, utc(2026, 11, 25, 13, 30)),  # 19:00 IST
-    ("Mon 18:00", BERLIN, NOW, utc(2026, 11, 23, 17, 0)),  # today, still ahead
-    ("next Mon 18:00", BERLIN, NOW, utc(2026, 11, 30, 17, 0)),  # "next": after today
-    ("Mon 10:00", BERLIN, NOW, Refused("is in the past", "next Mon 10:00", past=True)),
+    # A weekday is after today ("Mon" on a Monday is next week's); "this Mon" may be today.
+    ("Mon 18:00", BERLIN, NOW, utc(2026, 11, 30, 17, 0)),
+    ("next Mon 18:00", BERLIN, NOW, utc(2026, 11, 30, 17, 0)),
+    ("Mon 10:00", BERLIN, NOW, utc(2026, 11, 30, 9, 0)),
+    ("this Mon 18:00", BERLIN, NOW, utc(2026, 11, 23, 17, 0)),
+    ("this Mon 10:00", BERLIN, NOW, Refused("is in the past", "next Mon 10:00", past=True)),
     ("Sun 09:00", SYDNEY, NOW, utc(2026, 11, 28, 22, 0)),  # Sun 29 Nov 09:00 AEDT
     ("Tue 08:00", SYDNEY, NOW, utc(2026, 11, 23, 21, 0)),  # Tue 24 Nov 08:00 AEDT
-    ("Mon 23:30", SYDNEY, NOW, utc(2026, 11, 23, 12, 30)),  # today in Sydney, 30 min ahead
+    ("this Mon 23:30", SYDNEY, NOW, utc(2026, 11, 23, 12, 30)),  # today there, 30 min on
+    ("Mon 23:30", SYDNEY, NOW, utc(2026, 11, 30, 12, 30)),
     ("Sat noon", "UTC", NOW, utc(2026, 11, 28, 12, 0)),
     ("Thursday 18h30", BERLIN, NOW, utc(2026, 11, 26, 17, 30)),
     ("wednesday at 17", NEW_YORK, NOW, utc(2026, 11, 25, 22, 0)),
@@ -124,7 +128,8 @@ ROWS: list[tuple[str, str, datetime, datetime | Refused]] = [
     ("tomorrow 10:00-11:00", BERLIN, NOW, Refused("more than one time of day")),
     ("tomorrow 09:00:30", BERLIN, NOW, Refused("to the minute")),
     ("tomorrow", BERLIN, NOW, Refused("has no time of day", "“tomorrow 18:00”")),
-    ("Dec 3", BERLIN, NOW, Refused("has no time of day")),
+    ("Dec 3", BERLIN, NOW, Refused("has no time of day", "“Dec 3 18:00”")),
+    ("soon", BERLIN, NOW, Refused("“soon” has no time of day", "tomorrow 18:00")),
     ("whenever 10:00", BERLIN, NOW, Refused("I can't read the time “whenever 10:00”")),
     # -- dates: ISO ------------------------------------------------------------------------
     ("2026-12-03 09:00", BERLIN, NOW, utc(2026, 12, 3, 8, 0)),
@@ -181,8 +186,9 @@ ROWS: list[tuple[str, str, datetime, datetime | Refused]] = [
     ("today 18:00", KOLKATA, LATE, utc(2026, 11, 24, 12, 30)),  # Tue 18:00 IST
     ("tomorrow 09:00", KOLKATA, LATE, utc(2026, 11, 25, 3, 30)),  # Wed 09:00 IST
     ("today 18:00", SYDNEY, LATE, utc(2026, 11, 24, 7, 0)),  # Tue 18:00 AEDT
-    ("Tue 08:00", SYDNEY, LATE, Refused("Tue 24 Nov 2026 08:00 (Australia/Sydney)",
-                                        "next Tue 08:00", past=True)),
+    ("this Tue 08:00", SYDNEY, LATE, Refused("Tue 24 Nov 2026 08:00 (Australia/Sydney)",
+                                             "next Tue 08:00", past=True)),
+    ("Tue 08:00", SYDNEY, LATE, utc(2026, 11, 30, 21, 0)),  # Tue 1 Dec 08:00 AEDT
     ("tomorrow 18:00", LOS_ANGELES, LATE, utc(2026, 11, 25, 2, 0)),  # Tue 18:00 PST
     ("midnight", BERLIN, LATE, utc(2026, 11, 23, 23, 0)),  # in 30 minutes
     ("23:00", "UTC", LATE, utc(2026, 11, 23, 23, 0)),
@@ -205,7 +211,8 @@ ROWS: list[tuple[str, str, datetime, datetime | Refused]] = [
     ("in 999999999 weeks at 10:00", BERLIN, NOW, Refused("beyond the calendar")),
     ("in 9999 years 10:00", BERLIN, NOW, Refused("beyond the calendar")),
     ("tomorrow 10:00", "UTC", LAST_DAY, Refused("beyond the calendar")),
-    ("Fri 10:00", "UTC", LAST_DAY, Refused("is in the past", past=True)),  # today: a Fri
+    ("Fri 10:00", "UTC", LAST_DAY, Refused("beyond the calendar")),  # today is a Friday
+    ("this Fri 10:00", "UTC", LAST_DAY, Refused("is in the past", past=True)),
     ("Sat 10:00", "UTC", LAST_DAY, Refused("beyond the calendar")),
     ("today 18:00", "UTC", LAST_DAY, utc(9999, 12, 31, 18, 0)),
 ]
@@ -243,7 +250,7 @@ def test_every_refusal_shows_how_to_say_it() -> None:
 
 
 def test_a_past_time_can_be_let_through_for_the_caller_to_explain() -> None:
-    assert parse_when("Mon 10:00", BERLIN, NOW, allow_past=True) == utc(2026, 11, 23, 9, 0)
+    assert parse_when("this Mon 10:00", BERLIN, NOW, allow_past=True) == utc(2026, 11, 23, 9, 0)
 
 
 # -- the booking horizon ---------------------------------------------------------------------
@@ -307,7 +314,8 @@ UNTIL_ROWS: list[tuple[str, str, datetime, datetime | Refused]] = [
     ("1st of December 2026", BERLIN, NOW, utc(2026, 11, 30, 23, 0)),
     ("tomorrow", KOLKATA, NOW, utc(2026, 11, 23, 18, 30)),  # Tue 00:00 IST
     ("next monday", BERLIN, NOW, utc(2026, 11, 29, 23, 0)),  # Mon 30 Nov 00:00 CET
-    ("monday", BERLIN, NOW, utc(2026, 11, 29, 23, 0)),  # today's start is over: next one
+    ("monday", BERLIN, NOW, utc(2026, 11, 29, 23, 0)),
+    ("this monday", BERLIN, NOW, utc(2026, 11, 29, 23, 0)),  # today's start is over
     ("Friday", SYDNEY, NOW, utc(2026, 11, 26, 13, 0)),  # Fri 27 Nov 00:00 AEDT
     # A span keeps the time of day.
     ("in 2 weeks", "UTC", NOW, NOW + timedelta(weeks=2)),
