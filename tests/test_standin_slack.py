@@ -125,7 +125,8 @@ async def test_post_update_delete_and_history_with_metadata(
 
     await client.chat_delete(channel=GENERAL, ts=second["ts"])
     assert [m.text for m in slack.messages_in(GENERAL)] == ["Ada (updated)"]
-    assert slack.messages_in(GENERAL)[0].blocks[0]["accessory"]["action_id"] == "intro"
+    kept = slack.messages_in(GENERAL)[0]
+    assert kept.blocks is not None and kept.blocks[0]["accessory"]["action_id"] == "intro"
 
 
 async def test_posting_where_the_bot_is_not_a_member_answers_not_in_channel(
@@ -193,7 +194,8 @@ async def test_users_usergroups_and_file_uploads(
     assert (upload.filename, upload.title, upload.data) == ("session.ics", "Mentoring session", ics)
     assert (upload.channel_id, upload.initial_comment) == (GENERAL, "Your invite")
     assert done["file"]["id"] == upload.file_id
-    assert slack.messages_in(GENERAL)[-1].files[0]["id"] == upload.file_id
+    shared = slack.messages_in(GENERAL)[-1]
+    assert shared.files is not None and shared.files[0]["id"] == upload.file_id
 
 
 async def test_modals_and_home_tab(slack: SlackStandin, client: AsyncWebClient) -> None:

@@ -1231,11 +1231,12 @@ class SlackStandin:
         channel_id = args.get("channel_id") or (
             str(args.get("channels") or "").split(",")[0] or None
         )
-        target = None
+        target: _Conversation | None = None
         if channel_id:
-            target = self._resolve_channel(str(channel_id))
-            if isinstance(target, dict):
-                return target
+            resolved = self._resolve_channel(str(channel_id))
+            if isinstance(resolved, dict):
+                return resolved
+            target = resolved
         shared = []
         for upload, title in pending:
             assert upload.data is not None
@@ -1694,7 +1695,7 @@ class SlackPayloads:
                 state={"values": {}},
                 response_url=self._s._issue_response_url("actions"),
             )
-            if not ephemeral:  # Slack leaves the message out for ephemeral ones
+            if isinstance(message, SlackMessage):  # Slack leaves ephemeral messages out
                 body["message"] = message.as_api(with_metadata=False)
         else:
             view = self._s._views[str(view_id)]
@@ -1721,7 +1722,7 @@ class SlackPayloads:
             if values is not None
             else _state_values(view.view.get("blocks", []), inputs or {})
         }
-        body = {
+        body: JSON = {
             "type": "view_submission",
             "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
             "user": self._user(user or view.user),
@@ -1938,7 +1939,7 @@ def _state_values(blocks: Sequence[Any], inputs: Mapping[str, Any]) -> JSON:
                 state["selected_time"] = entered
             else:
                 state["value"] = entered
-            values.setdefault(block.get("block_id"), {})[action_id] = state
+            values.setdefault(str(block.get("block_id")), {})[action_id] = state
     if left:
         raise ValueError(f"the view has no inputs named {sorted(left)}")
     return values
