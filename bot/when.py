@@ -127,6 +127,7 @@ _HOUR_AMPM = re.compile(_NOT_BEFORE + r"(?P<h>\d{1,2})\s*(?P<ap>[ap])\.?\s?m\b\.
 _HOUR_H = re.compile(_NOT_BEFORE + r"(?P<h>\d{1,2})h\b", re.IGNORECASE)
 _OCLOCK = re.compile(_NOT_BEFORE + r"(?P<h>\d{1,2})\s*o'?clock\b", re.IGNORECASE)
 _AT_HOUR = re.compile(r"(?<![\w])(?:at|@)\s*(?P<h>\d{1,2})(?![\w:]|\.\d)", re.IGNORECASE)
+_BARE_HOUR = re.compile(r"(?P<h>\d{1,2})")
 _WORDS = re.compile(r"\b(?:12\s*)?(?P<word>noon|midday|midnight)\b", re.IGNORECASE)
 
 
@@ -143,13 +144,13 @@ class _Suffix:
 
 @dataclass(frozen=True)
 class _Clock:
-    """The time of day as written: ``hour`` is None for a bare, ambiguous hour."""
+    """The time of day as written."""
 
-    hour: int | None
+    hour: int
     minute: int
     written: str
     midnight: bool = False
-    bare_hour: int = 0  # "at 5": 5, to ask "5:00 or 17:00?"
+    ambiguous_hour: int | None = None  # "at 5": refused with "5:00 or 17:00?"
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,7 @@ def _read_clock(kind: str, match: re.Match[str], day_text: str) -> _Clock:
             f"“{written}” isn't a time: hours go from 0 to 23.", f"{EXAMPLES}"
         )
     if kind in ("at", "oclock") and 1 <= hour <= 12:
-        return _Clock(None, 0, written, bare_hour=hour)  # refused once the day is known
+        return _Clock(0, 0, written, ambiguous_hour=hour)  # refused once the day is known
     return _Clock(hour, minute, written)
 
 
@@ -515,15 +516,13 @@ def parse_when(
     clock, day = _read_parts(value, body, today)
     if clock.midnight:
         day = _midnight(day)
-    assert clock.hour is not None
     with _calendar_limits():
         wall = datetime.combine(day.day, time(clock.hour, clock.minute))
         if suffix.offset is not None:
             _check_offset(wall, suffix, zone)
             result = wall.replace(tzinfo=timezone(suffix.offset)).astimezone(UTC)
         else:
-            assert isinstance(tz, ZoneInfo)
-            result = _localize(wall, tz, zone, suffix.abbreviation)
+            result = _localize(wall, ZoneInfo(zone), zone, suffix.abbreviation)
     if result <= now and not allow_past:
         raise PastTime(f"{_show(wall)} ({zone_label}) is in the past.", _past_hint(day, clock))
     check_horizon(result, now, horizon, f"{_show(wall)} ({zone_label})")
@@ -549,27 +548,20 @@ def _read_parts(value: str, body: str, today: date) -> tuple[_Clock, _Day]:
     else:
         words = day_text.split()
         day = None
-        bare = words[-1] if words else ""
-        if bare.isdigit() and len(bare) <= 2 and int(bare) <= 24:
+        bare = _BARE_HOUR.fullmatch(words[-1]) if words else None  # "tomorrow 18"
+        if bare is not None and int(bare["h"]) <= 24:
             day = _read_day(" ".join(words[:-1]), today)
-        if day is None:
+        if day is None or bare is None:
             readable_day = bool(words) and _read_day(rest, today) is not None
             raise UserError(
                 f"“{value[:60]}” has no time of day.",
                 f"Add one, e.g. “{value[:60]} 18:00”." if readable_day else EXAMPLES,
             )
         day_text = " ".join(words[:-1])
-        hour = int(bare)
-        clock = _read_clock("at" if 1 <= hour <= 12 else "h", _bare_match(bare), day_text)
-    if clock.hour is None:
-        raise _ambiguous(clock.bare_hour, clock.written, _day_words_for_hint(day_text))
+        clock = _read_clock("at" if 1 <= int(bare["h"]) <= 12 else "h", bare, day_text)
+    if clock.ambiguous_hour is not None:
+        raise _ambiguous(clock.ambiguous_hour, clock.written, _day_words_for_hint(day_text))
     return clock, day
-
-
-def _bare_match(hour: str) -> re.Match[str]:
-    match = re.fullmatch(r"(?P<h>\d{1,2})", hour)
-    assert match is not None
-    return match
 
 
 def _day_words_for_hint(day_text: str) -> str:
