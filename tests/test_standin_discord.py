@@ -211,6 +211,8 @@ async def test_slash_command_gets_an_ephemeral_answer_with_a_button_in_time() ->
             original = await interaction.original_response()
             assert handle.original is not None and original.id == int(handle.original.id)
             assert handle.original.ephemeral and not standin.messages_in("intros")
+            with pytest.raises(ValueError, match="only alice can see"):
+                await standin.click(handle.original.id, "intro:ask:rust", user="bob")
 
 
 async def test_autocomplete_offers_the_matching_choices() -> None:
@@ -709,15 +711,19 @@ async def test_expecting_a_violation_that_does_not_happen_fails() -> None:
 
 
 async def test_unknown_routes_and_missing_tokens_get_json_errors() -> None:
-    async with running_discord() as standin:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{standin.api_base}/users/@me") as unauthorized:
-                assert unauthorized.status == 401
-            headers = {"Authorization": f"Bot {standin.token}"}
+    async with running_discord() as standin, aiohttp.ClientSession() as session:
+        async with session.get(f"{standin.api_base}/users/@me") as unauthorized:
+            assert unauthorized.status == 401
+        headers = {"Authorization": f"Bot {standin.token}"}
+        with standin.expect_violation(r"/no/such/route is not a Discord route"):
             async with session.get(f"{standin.api_base}/no/such/route", headers=headers) as missing:
                 assert missing.status == 404
                 assert missing.headers["Content-Type"] == "application/json"
                 assert (await missing.json())["message"] == "404: Not Found"
+        with standin.expect_violation(r"a Discord route the stand-in does not serve"):
+            url = f"{standin.api_base}/guilds/{GUILD_ID}/channels"
+            async with session.get(url, headers=headers) as unserved:
+                assert unserved.status == 404
         assert standin.invalid_requests == 1
 
 

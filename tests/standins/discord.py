@@ -72,6 +72,7 @@ from tests.standins.discord_gateway import (
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MEMBERS,
     INTENT_GUILD_MESSAGES,
+    INTENT_GUILDS,
     INTENT_MESSAGE_CONTENT,
     MENTIONABLE,
     PRIVILEGED_INTENTS,
@@ -1257,6 +1258,10 @@ class DiscordStandIn:
     # ------------------------------------------------------------------ the HTTP pipeline
 
     async def _not_found(self, request: web.Request) -> web.Response:
+        problem = Problem(
+            (), f"{request.method} {request.path} is not under /api/v10", source="stand-in"
+        )
+        self.report_violation(f"{request.method} {request.path}", [problem], 404)
         return self._respond(_err(404, 0, "404: Not Found"))
 
     @staticmethod
@@ -1272,6 +1277,7 @@ class DiscordStandIn:
         )
 
     async def _handle(self, request: web.Request) -> web.Response:
+        arrived = self.now()
         path = "/" + request.match_info["tail"]
         method = request.method
         query = {key: request.query[key] for key in request.query}
@@ -1298,6 +1304,7 @@ class DiscordStandIn:
                 if path_known
                 else _err(404, 0, "404: Not Found")
             )
+            problems = (self._unknown_route(method, path, query, body),)
         elif route not in _TOKEN_ROUTES and request.headers.get("Authorization") not in (
             f"Bot {self.token}",
         ):
@@ -1339,7 +1346,7 @@ class DiscordStandIn:
             self.invalid_requests += 1
         record = RecordedRequest(
             seq=len(self.requests) + 1,
-            at=self.now(),
+            at=arrived,
             method=method,
             path=path,
             route=route,
@@ -1366,6 +1373,20 @@ class DiscordStandIn:
                 self.report_violation(f"answer to {method} {route}", answer_problems, answer.status)
         self.changed()
         return self._respond(answer)
+
+    def _unknown_route(
+        self, method: str, path: str, query: Mapping[str, str], body: Any
+    ) -> Problem:
+        """A request to a route the stand-in does not serve: either Discord has no such route
+        (a bug in the bot) or the stand-in lacks it (extend the stand-in). Both fail the test."""
+        found = spec.check_request_against_spec(method, path, query, {}, body)
+        if any("not found" in p.message.lower() for p in found):
+            return Problem((), f"{method} {path} is not a Discord route", source="stand-in")
+        return Problem(
+            (),
+            f"{method} {path} is a Discord route the stand-in does not serve yet",
+            source="stand-in",
+        )
 
     async def _read_body(
         self, request: web.Request
@@ -1583,11 +1604,13 @@ class DiscordStandIn:
         state = self._interactions.get(call.params["interaction_id"])
         if state is None or state.token != call.params["interaction_token"]:
             return _err(404, 10062, "Unknown interaction")
+        if state.acknowledged is not None:
+            # An acknowledged interaction lives on (15 min of follow-ups): a second response is
+            # "already acknowledged", however late.
+            return _err(400, 40060, "Interaction has already been acknowledged.")
         if state.expired or self.now() - state.created_at > self.interaction_deadline:
             state.expired = True
             return _err(404, 10062, "Unknown interaction")
-        if state.acknowledged is not None:
-            return _err(400, 40060, "Interaction has already been acknowledged.")
         body = call.body or {}
         kind = int(body["type"])
         data = body.get("data") or {}
@@ -2015,7 +2038,7 @@ class DiscordStandIn:
             "flags": 0,
         }
         await self._dispatch_if_connected(
-            "THREAD_CREATE", {**payload, "newly_created": True}, thread.guild_id
+            "THREAD_CREATE", {**payload, "newly_created": True}, thread.guild_id, INTENT_GUILDS
         )
         return _ok(payload, 201)
 
@@ -2085,12 +2108,16 @@ class DiscordStandIn:
     # ------------------------------------------------------------------ driving the bot
 
     async def _dispatch_if_connected(
-        self, event: str, data: Mapping[str, Any], guild_id: str | None
+        self, event: str, data: Mapping[str, Any], guild_id: str | None, intent: int
     ) -> None:
+        """Dispatch when a session exists and its intents ask for this kind of event."""
         try:
-            await self.gateway.dispatch(event, data, guild_id=guild_id)
+            session = self.gateway.session_for_shard(self.gateway.shard_of_guild(guild_id))
         except LookupError:
             log.debug("no gateway session: %s not dispatched", event)
+            return
+        if session.intents & intent:
+            await self.gateway.dispatch(event, data, guild_id=guild_id)
 
     async def dispatch(
         self, event: str, data: Mapping[str, Any], *, guild_id: str | None = None
@@ -2168,6 +2195,17 @@ class DiscordStandIn:
                 f"sync the command tree first (registered: {[c['name'] for c in candidates]})"
             )
         return found
+
+    @staticmethod
+    def _check_context(command: Mapping[str, Any], guild_id: str | None) -> None:
+        """Discord offers a command only where its ``contexts`` allow (0 guild, 1 bot DM)."""
+        context = 0 if guild_id is not None else 1
+        contexts = command.get("contexts")
+        if contexts is not None and context not in contexts:
+            where = "in a guild" if guild_id is not None else "in a DM with the bot"
+            raise ValueError(
+                f"Discord does not offer /{command['name']} {where} (contexts {contexts})"
+            )
 
     def _where(self, user: str, channel: str | None, dm: bool) -> tuple[str, str, str | None]:
         user_id = self.user_id(user)
@@ -2251,6 +2289,7 @@ class DiscordStandIn:
         user_id, channel_id, guild_id = self._where(user, channel, dm)
         name, *words = command.split()
         registered = self._command(name, guild_id)
+        self._check_context(registered, guild_id)
         data = command_data(registered, words, dict(options or {}), resolve=self._resolve(guild_id))
         return await self._start_interaction(
             2, data, user_id=user_id, channel_id=channel_id, guild_id=guild_id
@@ -2282,11 +2321,14 @@ class DiscordStandIn:
         message_id: str,
         custom_id: str,
         *,
-        user: str = ALICE_ID,
+        user: str | None = None,
         values: Sequence[Any] | None = None,
     ) -> InteractionHandle:
         """A user clicks a button (or picks ``values`` in a select) on a message the bot sent,
-        in a guild channel or a DM: the payload carries that message with its components."""
+        in a guild channel or a DM: the payload carries that message with its components.
+
+        ``user`` defaults to the one who can see the message: the DM's recipient, the owner of
+        an ephemeral message, else alice. Someone who cannot see it cannot click it."""
         message = self._messages.get(message_id)
         if message is None or message.deleted:
             raise LookupError(f"no message {message_id}")
@@ -2297,7 +2339,13 @@ class DiscordStandIn:
             )
         if component.get("disabled"):
             raise ValueError(f"{custom_id!r} is disabled: Discord does not let anyone click it")
-        user_id = self.user_id(user)
+        viewer = self._dm_recipient(message.channel_id)
+        owner = self._interactions.get(message.interaction_id or "")
+        if message.ephemeral and owner is not None:
+            viewer = owner.user_id
+        user_id = self.user_id(user) if user is not None else viewer or ALICE_ID
+        if viewer is not None and user_id != viewer:
+            raise ValueError(f"only {self._users[viewer].username} can see message {message_id}")
         guild_id = message.guild_id
         data = component_data(component, values, resolve=self._resolve(guild_id))
         return await self._start_interaction(
@@ -2359,13 +2407,12 @@ class DiscordStandIn:
         self._users[new_id] = SeedUser(new_id, username, global_name)
         member = SeedMember(new_id, (), joined_at=self._iso(self.new_id()))
         self._members[guild_id][new_id] = member
-        session = self.gateway.session_for_shard(self.gateway.shard_of_guild(guild_id))
-        if session.intents & INTENT_GUILD_MEMBERS:
-            await self.gateway.dispatch(
-                "GUILD_MEMBER_ADD",
-                {**self._member_payload(guild_id, new_id), "guild_id": guild_id},
-                guild_id=guild_id,
-            )
+        await self._dispatch_if_connected(
+            "GUILD_MEMBER_ADD",
+            {**self._member_payload(guild_id, new_id), "guild_id": guild_id},
+            guild_id,
+            INTENT_GUILD_MEMBERS,
+        )
         return new_id
 
 
@@ -2469,8 +2516,14 @@ async def running_discord(
     failed = False
     try:
         yield standin
-    except BaseException:
+    except BaseException as error:
         failed = True
+        if standin.unexpected_violations:
+            # The test failed anyway; say what Discord would have refused, it is often why.
+            error.add_note(
+                "stand-in Discord violations:\n"
+                + "\n".join(f"  - {v.text}" for v in standin.unexpected_violations)
+            )
         raise
     finally:
         await standin.stop()

@@ -186,7 +186,10 @@ class DiscordGateway:
     ) -> None:
         self.host = host
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        #: What GET /gateway/bot recommends; the bot may identify with another count (Discord
+        #: allows it) and events are then routed by the count it used.
         self.shard_count = shard_count
+        self.active_shard_count = shard_count
         #: The privileged intents "enabled in the developer portal": asking for others is 4014.
         self.privileged_intents = privileged_intents
         self.frames: list[GatewayFrame] = []
@@ -229,7 +232,7 @@ class DiscordGateway:
     def shard_of_guild(self, guild_id: str | None) -> int:
         if guild_id is None:
             return 0  # DMs arrive on shard 0
-        return (int(guild_id) >> 22) % self.shard_count
+        return (int(guild_id) >> 22) % self.active_shard_count
 
     # ---------------------------------------------------------------- dispatching
 
@@ -389,7 +392,8 @@ class DiscordGateway:
         problems = check_gateway_frame(frame)
         op = frame.get("op") if isinstance(frame, dict) else None
         if problems:
-            code = 4001 if problems[0].where == ("op",) else 4002
+            close_codes: dict[tuple[str | int, ...], int] = {("op",): 4001, ("d", "shard"): 4010}
+            code = close_codes.get(problems[0].where, 4002)
             await self._refuse(connection, code, problems, op=op)
             return
         data = frame.get("d")
@@ -427,21 +431,7 @@ class DiscordGateway:
                 op=IDENTIFY,
             )
             return
-        shard = tuple(data.get("shard") or (0, 1))
-        if shard[1] != self.shard_count:
-            await self._refuse(
-                connection,
-                4010,
-                [
-                    Problem(
-                        ("d", "shard"),
-                        f"Identify with {self.shard_count} shard(s), not {shard[1]}.",
-                        source="protocol",
-                    )
-                ],
-                op=IDENTIFY,
-            )
-            return
+        shard = tuple(data.get("shard") or (0, 1))  # a malformed shard was refused (4002) already
         intents = data["intents"]
         if intents < 0 or intents >= 1 << 26:
             await self._refuse(
@@ -466,6 +456,7 @@ class DiscordGateway:
             )
             return
         self.session_starts += 1
+        self.active_shard_count = shard[1]
         session = GatewaySession(
             session_id=secrets.token_hex(16), shard=(shard[0], shard[1]), intents=intents
         )
