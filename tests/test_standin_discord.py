@@ -477,12 +477,13 @@ async def test_closed_dms_surface_as_forbidden_50007_without_retry() -> None:
         assert standin.dms_to("bob") == standin.dms_to("carol") == []
 
 
-async def test_rate_limit_makes_discord_py_wait_and_retry() -> None:
+@pytest.mark.parametrize("global_", [False, True], ids=["route", "global"])
+async def test_rate_limit_makes_discord_py_wait_and_retry(global_: bool) -> None:
     async with running_discord() as standin:
         client = make_client()
         async with connected(client, standin):
             rule = standin.inject(
-                Fault.rate_limited(0.01),
+                Fault.rate_limited(0.01, global_=global_),
                 method="POST",
                 route="/channels/{channel_id}/messages",
                 channel_id=INTROS_ID,
@@ -494,6 +495,28 @@ async def test_rate_limit_makes_discord_py_wait_and_retry() -> None:
         assert [p.status for p in posts] == [429, 200]
         assert posts[0].fault is not None and rule.remaining == 0
         assert [m.content for m in standin.messages_in("intros")] == ["Welcome, mentors!"]
+
+
+async def test_faults_hit_only_matching_requests_and_latency_delays_answers() -> None:
+    async with running_discord(latency=0.02) as standin:
+        headers = {"Authorization": f"Bot {standin.token}"}
+        rule = standin.inject(
+            Fault.server_error(503),
+            method="GET",
+            route="/channels/{channel_id}",
+            times=2,
+            channel_id=INTROS_ID,
+        )
+        statuses = []
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession(headers=headers) as session:
+            for channel in (GENERAL_ID, INTROS_ID, INTROS_ID, INTROS_ID):
+                started = loop.time()
+                async with session.get(f"{standin.api_base}/channels/{channel}") as answer:
+                    statuses.append(answer.status)
+                    assert loop.time() - started >= 0.02
+        assert statuses == [200, 503, 503, 200]
+        assert rule.remaining == 0 and len(rule.hits) == 2
 
 
 async def test_private_thread_with_members_and_a_message() -> None:
