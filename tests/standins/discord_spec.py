@@ -12,8 +12,11 @@ Two layers, because the spec alone lets real mistakes through:
    names, descriptions <= 100, the shape of ``allowed_mentions``.
 
 Known mismatches between the spec and what works against real Discord are handled here, each
-with a comment: discord.py sends ``recipient_id`` as an integer (Discord accepts it, the spec
-says string).
+with a comment: discord.py sends snowflakes as JSON integers in ``recipient_id``,
+``attachments[].id``, ``allowed_mentions.users/roles`` and ``message_reference`` (Discord
+accepts them, the spec says string); the spec allows 4000 characters of content (bots get
+2000); Discord's field errors carry string codes like "BASE_TYPE_MAX_LENGTH" where the spec
+says integer; the spec documents no 5xx answers.
 
 Every check returns :class:`Problem` values; :func:`form_body_errors` turns them into the
 ``{"code": 50035, "message": "Invalid Form Body", "errors": {...}}`` body Discord answers with.
