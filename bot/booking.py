@@ -11,7 +11,8 @@ zone*, the same months the mentor ranking uses ("sessions free this month"), so 
 A mentor without weekly windows has not restricted their times: the window guard does not
 apply, and suggestions are taken from 09:00-18:00 in their zone.
 
-Why pure functions over a fetched :class:`Calendar`: the refusal and the "next free slots"
+Why pure functions over a :class:`Calendar` fetched once (``bot.sessions.calendar``): the
+refusal and the "next free slots"
 suggestion must agree exactly, and a series checks dozens of times with one query.
 """
 
@@ -24,9 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain import Member, MentorProfile, Session, Window
-from bot.flows.loads import month_start
 from bot.timezones import describe_windows, local_date
-from storage.store import Tx
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +49,8 @@ class Rules:
     """False when the mentor chose the time: their windows and their break don't apply."""
     exclude: frozenset[int] = frozenset()
     """Session ids to ignore (the session being moved, its own earlier version)."""
+    zone: str = "UTC"
+    """The zone of the person choosing: refusals echo the time as they read it."""
 
 
 @dataclass(frozen=True)
@@ -61,25 +62,6 @@ class Calendar:
     pending: tuple[datetime, ...] = field(default_factory=tuple)
     """Starts being booked in the same command (a series' earlier occurrences): they count
     against the monthly cap too."""
-
-
-async def load_calendar(
-    tx: Tx, rules: Rules, member_id: int, start: datetime, end: datetime
-) -> Calendar:
-    """Everything the guards need for times in [start, end).
-
-    Locks both people first, so concurrent bookings for them are checked one at a time.
-    """
-    community_id = rules.profile.community_id
-    await tx.lock_members(community_id, (rules.mentor.id, member_id))
-    busy = await tx.busy_sessions(
-        community_id, (rules.mentor.id, member_id), start, end + timedelta(hours=4)
-    )
-    first_month = month_start(start, rules.month_zone)
-    counted = await tx.mentor_sessions_between(
-        community_id, rules.mentor.id, first_month, end + timedelta(days=32)
-    )
-    return Calendar(tuple(busy), tuple(counted))
 
 
 def _in_window(start: datetime, end: datetime, windows: Sequence[Window], zone: str) -> bool:
@@ -110,7 +92,8 @@ def refusal(start: datetime, duration: int, rules: Rules, calendar: Calendar) ->
     name = rules.mentor.display_name
     profile = rules.profile
     if start <= rules.now:
-        return "That time is in the past."
+        local = start.astimezone(ZoneInfo(rules.zone))
+        return f"{local:%a} {local.day} {local:%b %Y %H:%M} ({rules.zone}) is in the past."
     if start < rules.now + rules.min_notice:
         hours = int(rules.min_notice.total_seconds() // 3600)
         return f"That's less than {hours} hours from now; sessions need {hours} hours' notice."

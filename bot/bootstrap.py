@@ -1,27 +1,83 @@
-"""The composition root: settings → storage → core → scheduler → adapter, closed in reverse.
+"""The composition root: the one place that knows every part and wires them together.
 
-Nothing else builds long-lived objects, and there are no module-level singletons: tests build
-as many independent bots as they like, each with its own database, clock and adapter.
+settings → storage → registry (from the explicit feature list) → core → nudge engine and
+scheduler → (the adapter, passed in). Everything is closed in reverse order. This is the only
+module of the core allowed to import ``storage/`` (see the import-linter contracts in
+pyproject.toml); there are no module-level singletons, so tests build as many independent bots
+as they like, each with its own database, clock and adapter.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot import community, followups, intros, profiles, sessions
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
+from bot.config import CommunityDefaults, NudgeSettings, Settings, StorageSettings
 from bot.core import Mentorbot
+from bot.feature import Feature
 from bot.nudges.engine import NudgeEngine
 from bot.nudges.scheduler import NudgeScheduler
+from bot.nudges.workers import Identity
 from bot.ports import Messenger
+from bot.registry import Registry
+from bot.repositories import Store
+from bot.when import warm_up
 from storage.db import create_engine, migrate
-from storage.store import Store
+from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
+
+
+def features() -> tuple[Feature, ...]:
+    """Every feature of the bot, in the order help lists them. Add a feature here, once."""
+    return (
+        community.FEATURE,
+        profiles.FEATURE,
+        intros.FEATURE,
+        sessions.FEATURE,
+        followups.FEATURE,
+    )
+
+
+def build_registry() -> Registry:
+    return Registry(features())
+
+
+async def open_store(storage: StorageSettings) -> Store:
+    """The database, migrated to the newest schema."""
+    engine = create_engine(storage)
+    await migrate(engine)
+    return SqlStore(engine)
+
+
+def build_core(
+    store: Store, clock: Clock, defaults: CommunityDefaults, registry: Registry | None = None
+) -> Mentorbot:
+    return Mentorbot(store, clock, defaults, registry or build_registry())
+
+
+def build_engine(
+    store: Store,
+    messenger: Messenger,
+    clock: Clock,
+    settings: NudgeSettings,
+    defaults: CommunityDefaults,
+    registry: Registry | None = None,
+    *,
+    platform: str | None = None,
+) -> NudgeEngine:
+    """The nudge engine; it renders every kind the features declare, whatever process it
+    runs in."""
+    return NudgeEngine(
+        store, messenger, clock, settings, defaults, (registry or build_registry()).nudges,
+        identity=Identity.of_this_process(platform), platform=platform,
+    )
 
 
 class Adapter(Protocol):
@@ -40,6 +96,7 @@ class Adapter(Protocol):
 class App:
     settings: Settings
     store: Store
+    registry: Registry
     core: Mentorbot
     engine: NudgeEngine
     scheduler: NudgeScheduler
@@ -53,22 +110,30 @@ async def assemble(
     clock: Clock | None = None,
     *,
     start_scheduler: bool = True,
+    platform: str | None = None,
 ) -> AsyncIterator[App]:
-    """Build and start everything below the adapter; close it all in reverse order."""
+    """Build and start everything below the adapter; close it all in reverse order.
+
+    ``platform`` makes the engine claim only that platform's nudges (one process per
+    platform connection); None claims every platform's (the console, tests).
+    """
     clock = clock or SystemClock()
-    engine = create_engine(settings.storage.url)
-    store = Store(engine)
+    store = await open_store(settings.storage)
     try:
-        await migrate(engine)
-        core = Mentorbot(store, clock, settings.community)
-        nudge_engine = NudgeEngine(store, messenger, clock, settings.nudges, settings.community)
-        scheduler = NudgeScheduler(nudge_engine, settings.nudges.sweep_seconds)
+        # Reading times loads the zone list and compiles patterns on first use: do it now, off
+        # the event loop, not inside the first person's command.
+        await asyncio.to_thread(warm_up)
+        registry = build_registry()
+        core = build_core(store, clock, settings.community, registry)
+        engine = build_engine(store, messenger, clock, settings.nudges, settings.community,
+                              registry, platform=platform)
+        scheduler = NudgeScheduler(engine, settings.nudges.sweep_seconds,
+                                   settings.nudges.heartbeat_seconds)
         core.on_outbox(scheduler.wake)
         if start_scheduler:
-            await nudge_engine.recover()
             await scheduler.start()
         try:
-            yield App(settings, store, core, nudge_engine, scheduler, clock)
+            yield App(settings, store, registry, core, engine, scheduler, clock)
         finally:
             await scheduler.stop()
     finally:
@@ -80,7 +145,8 @@ async def run(settings: Settings, make_adapter: Callable[[Settings], Adapter],
     """Start the bot with the adapter ``make_adapter`` builds, until the adapter returns."""
     adapter = make_adapter(settings)
     try:
-        async with assemble(settings, adapter.messenger, clock) as app:
+        async with assemble(settings, adapter.messenger, clock,
+                            platform=adapter.messenger.platform) as app:
             log.info("mentorbot started on %s", adapter.messenger.platform)
             await adapter.run(app)
     finally:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -32,16 +32,14 @@ QUIET_HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 
 
 def validate_timezone(name: str) -> str:
-    """Return ``name`` if it is an IANA zone this machine knows, else raise ValueError."""
-    if not name or name != name.strip() or name.startswith("/") or ".." in name:
-        raise ValueError(f"{name!r} is not an IANA timezone such as Europe/Berlin")
+    """The canonical IANA zone ``name`` spells (any case); ValueError naming a close match."""
+    from bot.errors import UserError
+    from bot.zones import canonical_zone
+
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{name!r} is not an IANA timezone such as Europe/Berlin") from exc
-    if name not in available_timezones() and name != "UTC":
-        raise ValueError(f"{name!r} is not an IANA timezone such as Europe/Berlin")
-    return name
+        return canonical_zone(name)
+    except UserError as err:
+        raise ValueError(f"{err.message} {err.hint}".strip()) from None
 
 
 class CommunityDefaults(BaseModel):
@@ -77,6 +75,14 @@ class CommunityDefaults(BaseModel):
     both_reminder_minutes: int = Field(60, ge=5, le=24 * 60)
     followup_days: int = Field(7, ge=1, le=90)
     outcome_days: int = Field(30, ge=1, le=365)
+    booking_horizon_months: int = Field(12, ge=1, le=24)
+    dm_per_member_per_day: int = Field(20, ge=1, le=500)
+    dm_per_community_per_hour: int = Field(300, ge=1, le=100_000)
+
+    @property
+    def booking_horizon(self) -> timedelta:
+        """How far ahead sessions, series and proposals may be booked (a month = 30 days)."""
+        return timedelta(days=30 * self.booking_horizon_months)
 
     @field_validator("default_timezone")
     @classmethod
@@ -101,6 +107,13 @@ class StorageSettings(BaseModel):
 
     url: str = "sqlite+aiosqlite:///mentorbot.db"
     """SQLAlchemy URL: ``sqlite+aiosqlite:///file.db`` or ``postgresql+asyncpg://...``."""
+    busy_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    """How long a command waits for the database before answering "busy, try again": well
+    inside Slack's and Discord's 3-second deadline."""
+    pool_size: int = Field(5, ge=1, le=100)
+    """PostgreSQL connections per process (plus as many again in bursts)."""
+    statement_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    """PostgreSQL: a statement running longer is cancelled (the command answers "busy")."""
 
     @field_validator("url")
     @classmethod
@@ -117,6 +130,10 @@ class NudgeSettings(BaseModel):
     max_attempts: int = Field(6, ge=1, le=50)
     batch_size: int = Field(500, ge=1, le=10_000)
     claim_timeout_seconds: float = Field(300.0, gt=0)
+    heartbeat_seconds: float = Field(5.0, gt=0, le=300)
+    """How often a running process records that it is alive."""
+    worker_lease_seconds: float = Field(20.0, gt=0, le=3600)
+    """A process whose heartbeat is older than this is gone: its claims are taken over."""
 
 
 class Settings(BaseSettings):

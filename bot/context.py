@@ -1,37 +1,42 @@
-"""What every flow gets: the transaction, who is asking, where, when, and an outbox.
+"""What every command handler gets: the transaction, who is asking, where, when, and an outbox.
 
-The outbox collects nudges (messages to other people, reminders) that the flow causes; they are
-written in the same transaction as the change, so a change and its messages commit together.
+The outbox collects nudges (messages to other people, reminders) that the command causes; they
+are written in the same transaction as the change, so a change and its messages commit
+together or not at all.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from bot.commands import Caller
+from bot.caller import Caller
+from bot.command import CommandSpec, Kind, MemberRef, Need, value_text
 from bot.config import CommunityDefaults
-from bot.domain import Community, Member
+from bot.domain import Community, Member, NewNudge
 from bot.errors import NotAllowed, UserError
-from bot.messages import MemberAddress
-from storage.store import NewNudge, Tx
+from bot.messages import FieldKind, Form, FormField, MemberAddress
+from bot.repositories import Tx
+from bot.syntax import format_command
+from bot.text import shorten
+
+if TYPE_CHECKING:
+    from bot.registry import Registry
 
 log = logging.getLogger(__name__)
 
-_PLATFORM_HANDLE = re.compile(r"^<member:([A-Za-z0-9_.-]{1,64})>$")
-
 
 @dataclass
-class FlowContext:
+class CommandContext:
     tx: Tx
     community: Community
     settings: CommunityDefaults
     caller: Caller
     me: Member
     now: datetime
+    registry: Registry
     outbox: list[NewNudge] = field(default_factory=list)
 
     @property
@@ -43,6 +48,11 @@ class FlowContext:
 
     def address(self, member: Member) -> MemberAddress:
         return member.address(self.settings.default_timezone)
+
+    @property
+    def horizon(self) -> timedelta:
+        """How far ahead sessions, series and proposals may be booked."""
+        return self.settings.booking_horizon
 
     @property
     def is_organizer(self) -> bool:
@@ -84,22 +94,27 @@ class FlowContext:
             )
         )
 
-    async def resolve_member(self, handle: str) -> Member:
-        """The member a handle names: ``<member:ID>`` from an adapter, ``@name`` or a name."""
-        raw = handle.strip()
-        match = _PLATFORM_HANDLE.match(raw)
-        if match:
-            found = await self.tx.member_by_platform_id(self.community.id, match.group(1))
+    def drop_queued(self, *, session_id: int, kinds: tuple[str, ...]) -> None:
+        """Forget nudges this command queued about a session (it changed again meanwhile)."""
+        self.outbox[:] = [
+            n for n in self.outbox if not (n.session_id == session_id and n.kind in kinds)
+        ]
+
+    async def resolve_member(self, ref: MemberRef) -> Member:
+        """The member a reference names: an id from a mention or picker, or a display name."""
+        platform_id = ref.platform_user_id
+        if platform_id is not None:
+            found = await self.tx.members.by_platform_id(self.community.id, platform_id)
             if found is None:
                 raise UserError(
                     "That person hasn't used mentorbot here yet.",
                     "Ask them to say `help` to me first.",
                 )
             return found
-        name = raw.lstrip("@").strip()
+        name = ref.handle.strip().lstrip("@").strip()
         if not name:
             raise UserError("Please name a member.", "For example: `profile Ada`.")
-        matches = await self.tx.members_named(self.community.id, name)
+        matches = await self.tx.members.named(self.community.id, name)
         if not matches:
             raise UserError(
                 f"I don't know anyone called “{name[:60]}” here.",
@@ -111,3 +126,53 @@ class FlowContext:
                 "Pick them from `find <topic>` instead, or use their @mention.",
             )
         return matches[0]
+
+    def form(
+        self,
+        cmd: Any,
+        *,
+        title: str = "",
+        initial: dict[str, str] | None = None,
+        placeholders: dict[str, str] | None = None,
+        only: tuple[str, ...] | None = None,
+    ) -> Form:
+        """The form for ``cmd``'s command, derived from its declaration.
+
+        The parameters it always needs (a session number, the mentor) ride in the form's
+        command; the others become fields, filled with ``cmd``'s values or ``initial``.
+        """
+        spec: CommandSpec[Any] = self.registry.spec_of(type(cmd))
+        fixed = {
+            p.name: value_text(p, getattr(cmd, p.name))
+            for p in spec.params if p.need is Need.ALWAYS
+        }
+        fields = []
+        for p in spec.params:
+            if p.need is Need.ALWAYS or not p.in_form or (only is not None and p.name not in only):
+                continue
+            given = value_text(p, getattr(cmd, p.name))
+            fields.append(
+                FormField(
+                    name=p.name,
+                    label=p.label,
+                    kind=_field_kind(p.kind, p.long, p.choices),
+                    required=p.need is Need.FORM,
+                    max_length=p.max_length if p.kind is not Kind.INT else len(str(p.high)),
+                    min_length=p.min_length,
+                    placeholder=(placeholders or {}).get(p.name, p.placeholder),
+                    initial=(initial or {}).get(p.name, given),
+                    options=p.choices,
+                )
+            )
+        return Form(
+            title=shorten(title or spec.form_title or spec.summary, 24),
+            command=format_command(spec, fixed),
+            fields=tuple(fields[:5]),
+            submit_label=spec.submit_label,
+        )
+
+
+def _field_kind(kind: Kind, long: bool, choices: tuple[str, ...]) -> FieldKind:
+    if kind in (Kind.CHOICE, Kind.BOOL) or choices:
+        return FieldKind.CHOICE
+    return FieldKind.LONG_TEXT if long else FieldKind.SHORT_TEXT

@@ -1,30 +1,51 @@
 """The core's front door: run a command for a caller and return the reply.
 
-Every adapter calls one of three methods: :meth:`Mentorbot.handle_text` (typed commands),
-:meth:`Mentorbot.handle_click` (a button) and :meth:`Mentorbot.handle_form` (a submitted form).
-Each runs in one transaction: the change and the nudges it causes commit together, and a
-refusal or a bug changes nothing. A person never sees a stack trace.
+Adapters call :meth:`Mentorbot.handle_text` (a typed line), :meth:`~Mentorbot.handle_click` (a
+button's id), :meth:`~Mentorbot.handle_form` (a submitted form), :meth:`~Mentorbot.handle_options`
+(Discord's typed options), :meth:`~Mentorbot.suggest` (autocomplete) and
+:meth:`~Mentorbot.home` (the member's home view). Each command runs in one transaction: the
+change and the nudges it causes commit together, and a refusal or a bug changes nothing. A
+person never sees a stack trace; a refusal says which parameter was wrong, so a form can show
+the error under that field.
+
+How one command flows, top to bottom:
+
+1. the line (or form, or options) is split by the command's declaration (``bot.syntax``);
+2. values are typed and checked (``bot.command.convert``); times are read in the person's zone
+   *before* the write transaction opens, so a slow read never holds the database lock;
+3. in one transaction: the community and member rows (created on first contact), the role
+   check, the handler, the nudges it queued, and the ids of the reply's buttons and forms.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
-from bot import commands as c
+from bot import choice_ids
+from bot.caller import Caller
 from bot.clock import Clock
-from bot.config import CommunityDefaults, validate_timezone
-from bot.context import FlowContext
+from bot.command import (
+    CommandSpec,
+    Kind,
+    ParamError,
+    Reading,
+    Role,
+    Source,
+    convert,
+)
+from bot.config import CommunityDefaults
+from bot.context import CommandContext
 from bot.domain import Community, Member
-from bot.errors import UserError
-from bot.flows.registry import load_all
-from bot.messages import Message, MessageBuilder, Reply, command_from_custom_id, text
+from bot.errors import StorageBusy, StorageConflict, UserError
+from bot.messages import Message, MessageBuilder, Refusal, Reply, text
+from bot.registry import Registry
+from bot.repositories import Store, Tx
+from bot.syntax import Parsed, missing_required, refuse_missing
 from bot.text import clean, shorten
-from bot.textcommands import parse
-from storage.store import Store, Tx
+from bot.timezones import valid_platform_zone
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +53,17 @@ SORRY = (
     "Sorry, something went wrong on my side and nothing was changed. "
     "Please try again in a moment; the organizers can see what happened in the logs."
 )
+BUSY = "I'm busy right now and nothing was changed. Please try again in a moment."
+ZONE_KINDS = frozenset({Kind.TIME, Kind.TIMES, Kind.DATE})
+MAX_SUGGESTIONS = 25
 
 
 @dataclass(frozen=True)
-class Scope:
-    community: Community
-    member: Member
-    settings: CommunityDefaults
+class Suggestion:
+    """One autocomplete choice: what the person sees, and the value the command gets."""
+
+    label: str
+    value: str
 
 
 class Mentorbot:
@@ -49,107 +74,365 @@ class Mentorbot:
         store: Store,
         clock: Clock,
         defaults: CommunityDefaults,
+        registry: Registry,
         on_outbox: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.defaults = defaults
+        self.registry = registry
         self._on_outbox = on_outbox
-        self._handlers = load_all()
 
     def on_outbox(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after a command queued messages (the nudge engine wakes up)."""
         self._on_outbox = callback
 
-    async def handle_text(self, caller: c.Caller, text_in: str) -> Reply:
-        try:
-            command = parse(text_in)
-        except UserError as err:
-            return _refusal(err)
-        return await self.execute(caller, command)
+    # -- the entry points adapters call ----------------------------------------------------------
 
-    async def handle_click(self, caller: c.Caller, custom_id: str) -> Reply:
-        command_text = command_from_custom_id(custom_id)
-        if command_text is None:
-            return Reply.of(text("That button isn't one of mine any more."))
-        return await self.handle_text(caller, command_text)
+    async def handle_text(self, caller: Caller, line: str) -> Reply:
+        try:
+            parsed = self.registry.grammar.parse(line)
+        except UserError as err:
+            return refusal(err)
+        return await self._run(caller, parsed)
+
+    async def handle_click(self, caller: Caller, custom_id: str) -> Reply:
+        found = await self._command_of(custom_id)
+        if found is None:
+            return refusal(UserError("That button isn't one of mine any more."))
+        community_id, line = found
+        try:
+            parsed = self.registry.grammar.parse(line)
+        except UserError as err:
+            return refusal(err)
+        return await self._run(caller, parsed, community_id=community_id)
 
     async def handle_form(
-        self, caller: c.Caller, command_text: str, values: Mapping[str, str]
+        self, caller: Caller, form_id: str, values: Mapping[str, str | None]
     ) -> Reply:
+        found = await self._command_of(form_id)
+        if found is None:
+            return refusal(UserError("That form isn't one of mine any more."))
+        community_id, line = found
         try:
-            command = parse(command_text, {k: v for k, v in values.items() if v is not None})
+            parsed = self.registry.grammar.parse(
+                line, {k: v for k, v in values.items() if v is not None}
+            )
         except UserError as err:
-            return _refusal(err)
-        return await self.execute(caller, command)
+            return refusal(err)
+        return await self._run(caller, parsed, community_id=community_id)
 
-    async def execute(self, caller: c.Caller, command: c.Command) -> Reply:
-        handler = self._handlers.get(type(command))
-        if handler is None:
-            log.error("no handler for %s", type(command).__name__)
-            return Reply.of(text(SORRY))
+    async def handle_options(
+        self, caller: Caller, verb: str, options: Mapping[str, str | None]
+    ) -> Reply:
+        """A command given as typed options (Discord): values by parameter name, never joined
+        into a line, so text containing ``context:`` stays text."""
+        spec = self.registry.grammar.spec(verb)
+        if spec is None:
+            return refusal(UserError(f"I don't know the command “{shorten(verb, 40)}”."))
+        raw: dict[str, str] = {}
+        for name, value in options.items():
+            if value is None or not str(value).strip():
+                continue
+            if all(p.name != name for p in spec.params):
+                return refusal(UserError(f"The option “{shorten(name, 40)}” is not one I know."))
+            raw[name] = str(value)
+        return await self._run(caller, Parsed(spec, raw))
+
+    async def home(self, caller: Caller) -> Reply:
+        """The caller's home view (profile, sessions, requests, goals, what's next): read-only."""
+        return await self._read_only(caller, None, self._home_sections)
+
+    async def suggest(
+        self, caller: Caller, verb: str, param_name: str, prefix: str
+    ) -> list[Suggestion]:
+        """At most 25 autocomplete choices for one parameter, from read-only queries."""
+        spec = self.registry.grammar.spec(verb)
+        if spec is None:
+            return []
+        source = next((p.source for p in spec.params if p.name == param_name), None)
+        if source is None:
+            return []
+        if source is Source.TIMEZONES:
+            from bot.zones import zone_choices
+
+            return [Suggestion(z, z) for z in zone_choices(prefix, MAX_SUGGESTIONS)]
+        try:
+            async with self.store.reading() as tx:
+                community = await self._find_community(tx, caller, None)
+                if community is None:
+                    return []
+                me = await tx.members.by_platform_id(community.id, caller.user_id)
+                from bot.suggestions import suggestions
+
+                found = await suggestions(tx, community, me, source, prefix, self.clock.now(),
+                                          await self._settings(tx, community))
+        except Exception:
+            log.exception("autocomplete for %s %s failed", verb, param_name)
+            return []
+        return [Suggestion(label, value) for label, value in found[:MAX_SUGGESTIONS]]
+
+    async def ensure_member(self, caller: Caller, community_id: int | None = None) -> Member:
+        """Create the caller's community and member rows if this is their first contact."""
+        async with self.store.transaction() as tx:
+            return (await self._context(tx, caller, community_id)).me
+
+    # -- running one command ---------------------------------------------------------------------
+
+    async def _run(
+        self, caller: Caller, parsed: Parsed, *, community_id: int | None = None
+    ) -> Reply:
+        spec = parsed.spec
+        absent = missing_required(spec, parsed.raw)
+        if absent is not None:
+            return refusal(refuse_missing(spec, absent))
+        try:
+            values: dict[str, Any] = {
+                p.name: convert(p, parsed.raw[p.name], None)
+                for p in spec.params
+                if p.name in parsed.raw and p.kind not in ZONE_KINDS
+            }
+            if any(p.kind in ZONE_KINDS and p.name in parsed.raw for p in spec.params):
+                reading = await self._reading(caller, community_id)
+                for p in spec.params:
+                    if p.kind in ZONE_KINDS and p.name in parsed.raw:
+                        values[p.name] = convert(p, parsed.raw[p.name], reading)
+            cmd = spec.type(**values)
+        except UserError as err:
+            return refusal(err)
+        except StorageBusy:
+            return busy()
+        return await self.execute(caller, cmd, community_id=community_id)
+
+    async def execute(
+        self, caller: Caller, cmd: Any, *, community_id: int | None = None
+    ) -> Reply:
+        """Run a typed command (its values already checked) for ``caller``."""
+        spec: CommandSpec[Any] = self.registry.spec_of(type(cmd))
+        if spec.read_only:
+            return await self._read_only(caller, community_id, lambda ctx: spec.handler(cmd, ctx),
+                                         spec=spec)
         for attempt in (1, 2):
             try:
                 async with self.store.transaction() as tx:
-                    scope = await self.scope(tx, caller)
-                    ctx = FlowContext(
-                        tx=tx,
-                        community=scope.community,
-                        settings=scope.settings,
-                        caller=caller,
-                        me=scope.member,
-                        now=self.clock.now(),
-                    )
-                    reply = await handler(command, ctx)
-                    if _should_ask_timezone(command, ctx.me):
-                        await tx.update_member(ctx.me.id, timezone_asked_at=ctx.now)
-                        reply = Reply((*reply.messages, _timezone_question(ctx.settings)))
-                    await tx.add_nudges(ctx.outbox, ctx.now)
+                    ctx = await self._context(tx, caller, community_id)
+                    await _check_role(spec, ctx)
+                    reply = await spec.handler(cmd, ctx)
+                    if _should_ask_timezone(spec, ctx.me):
+                        await tx.members.update(ctx.me.id, timezone_asked_at=ctx.now)
+                        reply = Reply((*reply.messages, _timezone_question(ctx.settings)),
+                                      reply.refusal)
+                    await tx.nudges.add(ctx.outbox, ctx.now)
+                    reply = await self._seal(tx, ctx.community, reply)
             except UserError as err:
-                return _refusal(err)
-            except IntegrityError:
+                return refusal(err)
+            except StorageConflict:
                 if attempt == 1:
-                    # Two first commands of one member raced to create their row: once more.
-                    continue
-                log.exception("integrity error running %s", type(command).__name__)
-                return Reply.of(text(SORRY))
+                    continue  # e.g. two first commands of one member raced to create the row
+                log.exception("storage conflict running %s", spec.verb)
+                return refusal(UserError(SORRY))
+            except StorageBusy:
+                return busy()
             except Exception:
-                log.exception("bug while running %s", type(command).__name__)
-                return Reply.of(text(SORRY))
+                log.exception("bug while running %s", spec.verb)
+                return refusal(UserError(SORRY))
             if ctx.outbox and self._on_outbox is not None:
                 self._on_outbox()
             return reply
-        return Reply.of(text(SORRY))
+        return refusal(UserError(SORRY))
 
-    async def scope(self, tx: Tx, caller: c.Caller) -> Scope:
-        """The caller's community and member rows (created on first contact) and settings."""
+    async def _read_only(
+        self,
+        caller: Caller,
+        community_id: int | None,
+        view: Callable[[CommandContext], Awaitable[Reply]],
+        *,
+        spec: CommandSpec[Any] | None = None,
+    ) -> Reply:
+        """Run a view that changes nothing, in a read-only transaction.
+
+        A first-time caller has no rows yet: they are created first (that is the only write),
+        and the one-time timezone question is never used up by a view.
+        """
+        try:
+            async with self.store.reading() as tx:
+                found = await self._existing_context(tx, caller, community_id)
+            if found is None:
+                await self.ensure_member(caller, community_id)
+            async with self.store.reading() as tx:
+                ctx = await self._existing_context(tx, caller, community_id)
+                if ctx is None:
+                    raise UserError("That button belongs to a community you're not part of.")
+                if spec is not None:
+                    await _check_role(spec, ctx)
+                reply = await view(ctx)
+                if ctx.outbox:
+                    raise RuntimeError("a read-only view queued nudges")
+            if _needs_ids(reply):
+                async with self.store.transaction() as tx:
+                    reply = await self._seal(tx, ctx.community, reply)
+            return reply
+        except UserError as err:
+            return refusal(err)
+        except StorageBusy:
+            return busy()
+        except Exception:
+            log.exception("bug while showing %s", spec.verb if spec else "the home view")
+            return refusal(UserError(SORRY))
+
+    async def _home_sections(self, ctx: CommandContext) -> Reply:
+        messages: list[Message] = []
+        for section in self.registry.home_sections:
+            messages.extend(await section(ctx))
+        return Reply(tuple(messages))
+
+    # -- who, where, when ------------------------------------------------------------------------
+
+    async def _reading(self, caller: Caller, community_id: int | None) -> Reading:
+        """The caller's zone and now, read without taking the write lock."""
         now = self.clock.now()
-        community = await tx.community(caller.platform, caller.community_id)
-        if community is None:
-            community = await tx.create_community(
-                caller.platform, caller.community_id, shorten(clean(caller.community_name), 200)
-                or caller.community_id, now
+        async with self.store.reading() as tx:
+            community = await self._find_community(tx, caller, community_id)
+            settings = await self._settings(tx, community)
+            member = (
+                await tx.members.by_platform_id(community.id, caller.user_id)
+                if community is not None else None
             )
-        overrides = await tx.community_settings(community.id)
-        settings = self.defaults.model_copy(update=overrides)
+        zone = (
+            (member.timezone if member is not None else None)
+            or valid_platform_zone(caller.timezone)
+            or settings.default_timezone
+        )
+        return Reading(zone, now, settings.booking_horizon)
+
+    async def _settings(self, tx: Tx, community: Community | None) -> CommunityDefaults:
+        """The defaults with the community's overrides (organizers' `settings set`)."""
+        if community is None:
+            return self.defaults
+        return self.defaults.model_copy(update=await tx.communities.settings(community.id))
+
+    async def _find_community(
+        self, tx: Tx, caller: Caller, community_id: int | None
+    ) -> Community | None:
+        if community_id is not None:
+            community = await tx.communities.by_id(community_id)
+            if community is None or community.platform != caller.platform or (
+                caller.community_id is not None and caller.community_id != community.external_id
+            ):
+                raise UserError("That button belongs to another community.",
+                                "Use the buttons in that community's messages.")
+            return community
+        if caller.community_id is None:
+            raise UserError("I don't know which community you mean here.",
+                            "Use me in your community's channels, or in a DM I sent you.")
+        return await tx.communities.get(caller.platform, caller.community_id)
+
+    async def _community(self, tx: Tx, caller: Caller, community_id: int | None) -> Community:
+        community = await self._find_community(tx, caller, community_id)
+        if community is not None:
+            return community
+        assert caller.community_id is not None
+        name = shorten(clean(caller.community_name), 200) or caller.community_id
+        return await tx.communities.create(
+            caller.platform, caller.community_id, name, self.clock.now()
+        )
+
+    async def _member(self, tx: Tx, community: Community, caller: Caller) -> Member:
+        """The caller's member row, created on first contact, kept in step with the platform."""
+        now = self.clock.now()
         name = shorten(clean(caller.display_name), 80) or caller.user_id
-        member = await tx.member_by_platform_id(community.id, caller.user_id)
-        platform_zone = _valid_zone(caller.timezone)
+        platform_zone = valid_platform_zone(caller.timezone)
+        member = await tx.members.by_platform_id(community.id, caller.user_id)
         if member is None:
-            member = await tx.add_member(community.id, caller.user_id, name, platform_zone, now)
-        elif member.display_name != name or (member.timezone is None and platform_zone):
-            zone = member.timezone or platform_zone
-            await tx.update_member(member.id, display_name=name, timezone=zone)
-            member = await tx.member(community.id, member.id) or member
-        return Scope(community, member, settings)
+            return await tx.members.add(
+                community.id, caller.user_id, name, platform_zone, now,
+                timezone_source="platform" if platform_zone else None,
+            )
+        changes: dict[str, Any] = {}
+        if member.display_name != name:
+            changes["display_name"] = name
+        follows_platform = member.timezone is None or member.timezone_source == "platform"
+        if platform_zone and follows_platform and member.timezone != platform_zone:
+            changes.update(timezone=platform_zone, timezone_source="platform")
+        if not changes:
+            return member
+        await tx.members.update(member.id, **changes)
+        return await tx.members.get(community.id, member.id) or member
+
+    async def _context(
+        self, tx: Tx, caller: Caller, community_id: int | None
+    ) -> CommandContext:
+        """The command's context; the community and member rows are created on first contact
+        (a click in a DM may only reach a community the caller is already part of)."""
+        community = await self._community(tx, caller, community_id)
+        if community_id is not None and caller.community_id is None:
+            existing = await tx.members.by_platform_id(community.id, caller.user_id)
+            if existing is None:
+                raise UserError("That button belongs to a community you're not part of.")
+        me = await self._member(tx, community, caller)
+        return self._make_context(tx, caller, community, me, await self._settings(tx, community))
+
+    async def _existing_context(
+        self, tx: Tx, caller: Caller, community_id: int | None
+    ) -> CommandContext | None:
+        """The context from existing rows only (read-only views); None for a first contact."""
+        community = await self._find_community(tx, caller, community_id)
+        if community is None:
+            return None
+        me = await tx.members.by_platform_id(community.id, caller.user_id)
+        if me is None:
+            return None
+        return self._make_context(tx, caller, community, me, await self._settings(tx, community))
+
+    def _make_context(
+        self, tx: Tx, caller: Caller, community: Community, me: Member,
+        settings: CommunityDefaults,
+    ) -> CommandContext:
+        return CommandContext(
+            tx=tx, community=community, settings=settings, caller=caller, me=me,
+            now=self.clock.now(), registry=self.registry,
+        )
+
+    # -- ids of buttons and forms ----------------------------------------------------------------
+
+    async def _seal(self, tx: Tx, community: Community, reply: Reply) -> Reply:
+        now = self.clock.now()
+
+        async def stash(command: str) -> int:
+            return await tx.communities.stash_command(community.id, command, now)
+
+        messages = tuple([await choice_ids.seal(m, community.id, stash) for m in reply.messages])
+        return Reply(messages, reply.refusal)
+
+    async def _command_of(self, custom_id: str) -> tuple[int, str] | None:
+        decoded = choice_ids.decode(custom_id)
+        if decoded is None:
+            return None
+        if decoded.command is not None:
+            return decoded.community_id, decoded.command
+        assert decoded.stash_id is not None
+        async with self.store.reading() as tx:
+            command = await tx.communities.stashed_command(decoded.community_id, decoded.stash_id)
+        return None if command is None else (decoded.community_id, command)
 
 
-def _should_ask_timezone(command: c.Command, me: Member) -> bool:
+async def _check_role(spec: CommandSpec[Any], ctx: CommandContext) -> None:
+    if spec.who is Role.ORGANIZER:
+        ctx.require_organizer()
+    elif spec.who is Role.MENTOR and await ctx.tx.profiles.get(ctx.community.id, ctx.me.id) is None:
+        raise UserError("You're not a mentor yet.", "Type `mentor` to become one.")
+
+
+def _needs_ids(reply: Reply) -> bool:
+    return any(m.choices or m.form is not None for m in reply.messages)
+
+
+def _should_ask_timezone(spec: CommandSpec[Any], me: Member) -> bool:
     """Ask once, after the first command of a member the platform gave no zone for."""
     return (
         me.timezone is None
         and me.timezone_asked_at is None
-        and not isinstance(command, c.SetTimezone)
+        and not any(p.kind is Kind.TIMEZONE for p in spec.params)
     )
 
 
@@ -157,25 +440,25 @@ def _timezone_question(settings: CommunityDefaults) -> Message:
     return (
         MessageBuilder()
         .say(f"One question, asked only once: what's your timezone? Until you tell me, I show "
-             f"times in {settings.default_timezone}, this community's default. Type `tz Area/City`,"
-             " for example `tz Europe/Berlin` or `tz America/New_York`.")
+             f"times in {settings.default_timezone}, this community's default. Type ")
+        .hint("tz Area/City")
+        .say(", for example ").hint("tz Europe/Berlin").say(" or ").hint("tz America/New_York")
+        .say(".")
         .build()
     )
 
 
-def _valid_zone(zone: str | None) -> str | None:
-    if not zone:
-        return None
-    try:
-        return validate_timezone(zone)
-    except ValueError:
-        return None
-
-
-def _refusal(err: UserError) -> Reply:
+def refusal(err: UserError) -> Reply:
+    """A friendly refusal; it names the parameter that was wrong, if one was."""
     # Refusals often quote what the person typed ("I don't know “@here”"): the message goes out
     # as user text (Plain), so adapters escape all of it and nothing in it can ping or link.
     msg = MessageBuilder().user_text(err.message)
     if err.hint:
         msg.say(" " + err.hint)
-    return Reply.of(msg.build())
+    param = err.param if isinstance(err, ParamError) else None
+    return Reply((msg.build(),), Refusal(err.message, err.hint, param))
+
+
+def busy() -> Reply:
+    return Reply((text(BUSY),), Refusal(BUSY))
+

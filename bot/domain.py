@@ -7,9 +7,11 @@ community (a Slack workspace or a Discord server), so no rule ever mixes two of 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from enum import Enum
+from typing import Any
 
 from bot.messages import MemberAddress
 
@@ -40,6 +42,9 @@ class Member:
     followups_off: bool = False
     timezone_asked_at: datetime | None = None
     """When the bot asked for the zone (once); None if it never had to."""
+    timezone_source: str | None = None
+    """``platform`` (followed when the platform reports another zone) or ``manual`` (the
+    member set it with ``tz``: never overridden)."""
 
     def address(self, default_timezone: str) -> MemberAddress:
         return MemberAddress(self.platform_user_id, self.display_name, self.zone(default_timezone))
@@ -218,8 +223,6 @@ class Session:
 
     @property
     def end_at(self) -> datetime | None:
-        from datetime import timedelta
-
         return None if self.start_at is None else self.start_at + timedelta(
             minutes=self.duration_minutes
         )
@@ -240,3 +243,110 @@ class SessionSeries:
     """The zone the recurrence is computed in (the mentor's), so 18:00 stays 18:00 across DST."""
     sequence: int = 0
     """iCalendar SEQUENCE of the series event: bumped on every skip or end."""
+
+
+@dataclass(frozen=True)
+class Attendance:
+    """One person's answer to "Did it happen?" for one time of a session."""
+
+    session_id: int
+    member_id: int
+    sequence: int
+    answer: str
+    """``met``, ``missed`` or ``moved``."""
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A thank-you note, a rating or a follow-up reply about a session."""
+
+    id: int
+    community_id: int
+    session_id: int
+    author_id: int
+    kind: str
+    """``thanks``, ``rating`` or ``followup``."""
+    rating: int | None
+    text: str | None
+    public: bool
+    created_at: datetime
+
+
+# -- nudges: every message the bot sends on its own, as rows of the nudge table -----------------
+
+
+@dataclass(frozen=True)
+class NewNudge:
+    """A message or reminder to write, due at ``due_at``; rendered when it is sent."""
+
+    community_id: int
+    kind: str
+    due_at: datetime
+    recipient_id: int | None = None
+    channel: str | None = None
+    intro_id: int | None = None
+    session_id: int | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Nudge:
+    """A nudge as stored: what, for whom, about what, when, and how it went."""
+
+    id: int
+    community_id: int
+    kind: str
+    recipient_id: int | None
+    channel: str | None
+    intro_id: int | None
+    session_id: int | None
+    payload: Mapping[str, Any]
+    due_at: datetime
+    state: str
+    attempts: int
+    claim_token: str | None = None
+    delivery_ref: str | None = None
+    outcome: str | None = None
+    sent_at: datetime | None = None
+    claimed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class NudgeOutcome:
+    """What became of a claimed nudge; recorded only if it is still claimed under ``token``."""
+
+    id: int
+    token: str
+    state: str
+    """``pending`` (to try again at ``due_at``), ``sent``, ``stale`` or ``failed``."""
+    outcome: str | None = None
+    sent_at: datetime | None = None
+    due_at: datetime | None = None
+    attempts: int | None = None
+    delivery_ref: str | None = None
+    delivered_via: str | None = None
+
+
+@dataclass(frozen=True)
+class SentNudge:
+    """A nudge the platform accepted: its reference there, and how it went (fallbacks)."""
+
+    id: int
+    token: str
+    delivery_ref: str | None
+    note: str | None
+    delivered_via: str
+    """``dm``, ``channel`` or ``space``: DM budgets count the ``dm`` ones."""
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A running bot process: claims carry its id; its heartbeat says it is alive."""
+
+    id: str
+    platform: str | None
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime

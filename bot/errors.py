@@ -26,3 +26,15 @@ class UserError(Exception):
 
 class NotAllowed(UserError):
     """The caller may not do this (not an organizer, not their request...)."""
+
+
+class StorageConflict(Exception):
+    """Two writers collided (a unique row created twice at once): the command may be retried."""
+
+
+class StorageBusy(Exception):
+    """The database did not answer in time (a long write holds the lock): try again shortly."""
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be reached at all."""

@@ -8,6 +8,8 @@ own way, and user text must never become markup. So a message is a sequence of t
 * :class:`Mention` is bound to a member reference; it pings only when ``ping`` is true.
 * :class:`Moment` is a point in time, rendered in the reader's local time
   (Slack ``<!date^...>``, Discord ``<t:...>``, the console with the reader's zone).
+* :class:`Hint` is a command a person could type ("accept 12"): the console shows ``accept 12``,
+  Slack ``/mentor accept 12``, Discord a clickable command mention.
 
 Choices are buttons that always carry the typed command they stand for, so a text-only adapter
 shows "type ``accept 12``" and a click after a restart still works: all state is in the database.
@@ -25,8 +27,8 @@ from zoneinfo import ZoneInfo
 
 log = logging.getLogger(__name__)
 
-#: Both Slack (action_id 255) and Discord (custom_id 100) carry this many characters at least.
-MAX_CHOICE_COMMAND = 90
+#: Discord's custom_id limit (Slack's action_id allows 255): every button and form id fits.
+MAX_ID_LENGTH = 100
 CHOICE_PREFIX = "mb:"
 
 
@@ -109,7 +111,14 @@ class LineBreak:
     """Starts a new line."""
 
 
-Segment = Notice | Strong | Plain | Quote | Mention | Moment | LineBreak
+@dataclass(frozen=True)
+class Hint:
+    """A command the reader could type, e.g. ``accept 12``; each adapter renders it its way."""
+
+    command: str
+
+
+Segment = Notice | Strong | Plain | Quote | Mention | Moment | LineBreak | Hint
 
 
 class ChoiceStyle(Enum):
@@ -120,27 +129,21 @@ class ChoiceStyle(Enum):
 
 @dataclass(frozen=True)
 class Choice:
-    """A button. ``command`` is the typed command it stands for (e.g. ``accept 12``)."""
+    """A button. ``command`` is the typed command it stands for (e.g. ``accept 12``).
+
+    ``id`` is what a platform button carries (``mb:<community key>:<command>``, see
+    ``bot.choice_ids``); the core fills it in before a message leaves it, so a click works
+    after a restart and in a DM, where Discord sends no server id.
+    """
 
     label: str
     command: str
     style: ChoiceStyle = ChoiceStyle.DEFAULT
+    id: str = ""
 
     def __post_init__(self) -> None:
-        if len(self.command) > MAX_CHOICE_COMMAND:
-            raise ValueError(f"choice command too long for platforms: {self.command!r}")
-
-    @property
-    def custom_id(self) -> str:
-        """The id a platform button carries; decoding it needs no in-memory state."""
-        return CHOICE_PREFIX + self.command
-
-
-def command_from_custom_id(custom_id: str) -> str | None:
-    """The typed command behind a button id, or None for ids that are not ours."""
-    if custom_id.startswith(CHOICE_PREFIX):
-        return custom_id[len(CHOICE_PREFIX) :]
-    return None
+        if not self.label.strip():
+            raise ValueError("a choice needs a label")
 
 
 class FieldKind(Enum):
@@ -166,19 +169,26 @@ class FormField:
 
 @dataclass(frozen=True)
 class Form:
-    """A form; submitting it runs ``command`` with the field values as labelled arguments."""
+    """A form; submitting it runs ``command`` with the field values as labelled arguments.
+
+    ``id`` is filled in by the core like a :class:`Choice`'s (it carries the community).
+    """
 
     title: str
     command: str
     fields: tuple[FormField, ...]
     submit_label: str = "Submit"
+    id: str = ""
 
     def __post_init__(self) -> None:
-        if len(self.command) > MAX_CHOICE_COMMAND:
-            raise ValueError(f"form command too long for platforms: {self.command!r}")
-        if len(self.fields) > 5:
-            # Discord modals hold at most five inputs.
-            raise ValueError("a form holds at most five fields")
+        if not 1 <= len(self.fields) <= 5:
+            # Discord modals hold one to five inputs.
+            raise ValueError("a form holds one to five fields")
+        if len(self.title) > 24:
+            raise ValueError(f"form title over 24 characters (Slack's limit): {self.title!r}")
+        for f in self.fields:
+            if len(f.label) > 45:
+                raise ValueError(f"form label over 45 characters (Discord's): {f.label!r}")
 
 
 @dataclass(frozen=True)
@@ -217,11 +227,13 @@ class Message:
 
 
 def render_plain(
-    segments: Iterable[Segment], *, strong: str = "{}", quote_prefix: str = "> "
+    segments: Iterable[Segment], *, strong: str = "{}", quote_prefix: str = "> ",
+    hint: str = "`{}`",
 ) -> str:
     """Render segments as plain text (notifications, tests; the console with its own marks).
 
-    ``strong`` formats bold text (``"*{}*"`` shows it), ``quote_prefix`` starts quoted lines.
+    ``strong`` formats bold text (``"*{}*"`` shows it), ``quote_prefix`` starts quoted lines,
+    ``hint`` formats a command hint.
     """
     out: list[str] = []
     for seg in segments:
@@ -238,6 +250,8 @@ def render_plain(
             out.append(seg.fallback_text())
         elif isinstance(seg, LineBreak):
             out.append("\n")
+        elif isinstance(seg, Hint):
+            out.append(hint.format(seg.command))
     return "".join(out)
 
 
@@ -276,6 +290,11 @@ class MessageBuilder:
         self._segments.append(Moment(at, reader_timezone, style))
         return self
 
+    def hint(self, command: str) -> MessageBuilder:
+        """A command the reader could type: ``.say("Type ").hint("accept 12")``."""
+        self._segments.append(Hint(command))
+        return self
+
     def line(self, text: str = "") -> MessageBuilder:
         if self._segments:
             self._segments.append(LineBreak())
@@ -311,14 +330,38 @@ def text(message: str, *, visibility: Visibility = Visibility.PRIVATE) -> Messag
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Why a command was refused: ``param`` names the parameter that was wrong, if one was,
+    so a modal keeps what was typed and shows the error under that field."""
+
+    message: str
+    hint: str = ""
+    param: str | None = None
+
+
+@dataclass(frozen=True)
 class Reply:
-    """What the caller of a command sees, in order."""
+    """What the caller of a command sees, in order.
+
+    ``refusal`` is set when nothing was done: an adapter keeps a form open and leaves a clicked
+    button active. ``community_key`` is the community the reply is about (for ids).
+    """
 
     messages: tuple[Message, ...] = field(default_factory=tuple)
+    refusal: Refusal | None = None
 
     @staticmethod
     def of(*messages: Message) -> Reply:
         return Reply(tuple(messages))
+
+    @property
+    def refused(self) -> bool:
+        return self.refusal is not None
+
+    @property
+    def form(self) -> Form | None:
+        """The form this reply asks the person to fill in, if any."""
+        return next((m.form for m in self.messages if m.form is not None), None)
 
     def plain_text(self) -> str:
         return "\n".join(m.plain_text() for m in self.messages)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Protocol
 
 from bot.messages import MemberAddress, Message
@@ -52,12 +53,29 @@ class DeliveryError(Exception):
     """Base of delivery problems; ``str(error)`` is safe to store and show to organizers."""
 
 
-class RateLimited(DeliveryError):
-    """The platform said slow down (HTTP 429); try again after ``retry_after`` seconds."""
+class HoldScope(Enum):
+    """What a rate limit holds back: the platform decides (Discord limits per route/channel,
+    Slack per method and workspace); the engine holds only that."""
 
-    def __init__(self, retry_after: float, detail: str = "rate limited") -> None:
+    DESTINATION = "destination"
+    COMMUNITY = "community"
+    EVERYTHING = "everything"
+
+
+class RateLimited(DeliveryError):
+    """The platform said slow down (HTTP 429); try again after ``retry_after`` seconds.
+
+    ``scope`` says what to hold back meanwhile: only this destination (the default), the whole
+    community, or everything this process sends.
+    """
+
+    def __init__(
+        self, retry_after: float, detail: str = "rate limited",
+        scope: HoldScope = HoldScope.DESTINATION,
+    ) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        self.scope = scope
 
 
 class TemporaryFailure(DeliveryError):
@@ -97,7 +115,26 @@ class Messenger(Protocol):
         ...
 
     async def open_space(
-        self, community_external_id: str, members: Sequence[MemberAddress], title: str
+        self,
+        community_external_id: str,
+        key: str,
+        members: Sequence[MemberAddress],
+        title: str,
+        parent_channel: str | None,
     ) -> str:
-        """Open (or find) a private space for these members and return its reference."""
+        """Open a private space for these members and return its reference.
+
+        Idempotent by ``key`` (the intro it is for): if a space for ``key`` exists already (a
+        retry after a crash), return it instead of opening a second one. ``parent_channel`` is
+        where the platform needs one (Discord's private threads live in a channel).
+        """
         ...
+
+
+def destination_key(destination: Destination) -> str:
+    """A stable text key for a destination (rate-limit holds, budgets, logs)."""
+    if isinstance(destination, DirectMessage):
+        return f"dm:{destination.member.platform_user_id}"
+    if isinstance(destination, ChannelPost):
+        return f"channel:{destination.channel}"
+    return f"space:{destination.space_ref}"

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import dateparser
-
-from bot.config import QUIET_HOURS, validate_timezone
+from bot.config import QUIET_HOURS
 from bot.domain import WEEKDAYS, Window
 from bot.errors import UserError
 
@@ -42,25 +40,18 @@ _WINDOW = re.compile(
 
 
 def parse_timezone(text: str) -> str:
-    """An IANA zone name from what a person typed ("europe/berlin" works too)."""
-    name = text.strip()
-    try:
-        return validate_timezone(name)
-    except ValueError:
-        pass
-    lowered = {z.lower(): z for z in _all_zones()}
-    if name.lower() in lowered:
-        return lowered[name.lower()]
-    raise UserError(
-        f"I don't know the timezone “{name[:60]}”.",
-        "Use an IANA name such as Europe/Berlin, America/New_York or Asia/Kolkata.",
-    )
+    """The canonical IANA zone a person typed ("europe/berlin" works too); suggestions if not."""
+    from bot.zones import canonical_zone
+
+    return canonical_zone(text)
 
 
-def _all_zones() -> Iterable[str]:
-    from zoneinfo import available_timezones
+def valid_platform_zone(zone: str | None) -> str | None:
+    """The zone a platform reported, if it is one we accept; None otherwise (never a refusal:
+    the person did not type it)."""
+    from bot.zones import platform_zone
 
-    return available_timezones()
+    return platform_zone(zone)
 
 
 def _clock(hour: str, minute: str | None, ampm: str | None, *, is_end: bool) -> time:
@@ -139,34 +130,10 @@ def parse_quiet_hours(text: str) -> str:
     return value
 
 
-def parse_until(text: str, zone: str, now: datetime) -> datetime:
-    """A future moment from "2026-12-01", "in 2 weeks", "next monday" in the person's zone."""
-    value = text.strip()
-    if not value:
-        raise UserError("Until when?", "Write a date such as 2026-12-01 or “in 2 weeks”.")
-    local_now = now.astimezone(ZoneInfo(zone))
-    parsed = dateparser.parse(
-        value,
-        settings={
-            "TIMEZONE": zone,
-            "RETURN_AS_TIMEZONE_AWARE": True,
-            "PREFER_DATES_FROM": "future",
-            "RELATIVE_BASE": local_now.replace(tzinfo=None),
-        },
-    )
-    if parsed is None:
-        raise UserError(
-            f"I can't read the date “{value[:60]}”.",
-            "Write a date such as 2026-12-01 or “in 2 weeks”."
-        )
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        # A bare date means "until the start of that day" in the person's zone.
-        day = date.fromisoformat(value)
-        parsed = datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(zone))
-    result: datetime = parsed.astimezone(UTC)
-    if result <= now:
-        raise UserError("That date is in the past.", "Please pick a date in the future.")
-    return result
+def month_start(now: datetime, zone: str) -> datetime:
+    """Midnight on the first of ``now``'s calendar month in ``zone`` (aware, in that zone)."""
+    local = now.astimezone(ZoneInfo(zone))
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def local_date(at: datetime, zone: str) -> str:

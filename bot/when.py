@@ -663,7 +663,7 @@ def parse_date_until(
 ) -> datetime:
     """A future moment from "2026-12-01", "3 Dec", "next monday", "in 2 weeks" in ``zone``.
 
-    The same meaning as ``bot.timezones.parse_until``: a day (a date, a weekday, "tomorrow")
+    A day (a date, a weekday, "tomorrow")
     means the start of that day in the person's zone, or its end (00:00 of the next day) with
     ``through_day``; "in 2 weeks" is the same time of day two weeks on; a time of day may be
     given too ("2026-12-01 18:00"). A weekday is the next such day after today, even with

@@ -210,6 +210,21 @@ def canonical_zone(text: str) -> str:
     raise UserError(f"I don't know the timezone “{shown}”.", _suggestion_hint(name))
 
 
+def platform_zone(name: str | None) -> str | None:
+    """The canonical zone for a name a *platform* reported (Slack's ``users.info`` ``tz``).
+
+    Lenient where :func:`canonical_zone` refuses: a legacy link (``America/Indianapolis``) is
+    the zone it links to, since the person never typed it. None when it names no real place.
+    """
+    if not name:
+        return None
+    try:
+        return canonical_zone(name)
+    except UserError:
+        target = _links().get(name.strip().lower())
+        return target if target is not None and is_canonical(target) else None
+
+
 def _suggestion_hint(text: str) -> str:
     close = zone_suggestions(text, limit=3)
     if not close:

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from adapters.console.session import ConsoleSession, open_console
+from bot.bootstrap import build_core, open_store
 from bot.clock import ManualClock
-from bot.config import CommunityDefaults
+from bot.config import CommunityDefaults, StorageSettings
 from bot.core import Mentorbot
-from storage.db import create_engine, migrate
-from storage.store import Store
+from bot.repositories import Store
 
 #: A Monday at noon UTC: tests read more easily with a fixed, known "now".
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -95,13 +95,12 @@ async def any_db_url(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIt
 
 @pytest.fixture
 async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    engine = create_engine(sqlite_url)
-    await migrate(engine)
-    s = Store(engine)
+    """The real storage over a fresh SQLite file, migrated, as the composition root opens it."""
+    s = await open_store(StorageSettings(url=sqlite_url))
     yield s
     await s.close()
 
 
 @pytest.fixture
 def core(store: Store, clock: ManualClock) -> Mentorbot:
-    return Mentorbot(store, clock, CommunityDefaults())
+    return build_core(store, clock, CommunityDefaults())

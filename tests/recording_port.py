@@ -172,10 +172,11 @@ class RecordingMessenger:
         return Delivered(ref) if ref is not None else None
 
     async def open_space(
-        self, community_external_id: str, members: Sequence[MemberAddress], title: str
+        self, community_external_id: str, key: str, members: Sequence[MemberAddress],
+        title: str, parent_channel: str | None,
     ) -> str:
-        who = tuple(sorted(m.platform_user_id for m in members))
-        return self.spaces.setdefault((community_external_id, *who), f"space-{len(self.spaces)}")
+        """One space per key, as the platforms' adapters find theirs again."""
+        return self.spaces.setdefault((community_external_id, key), f"space-{len(self.spaces)}")
 
     def close(self) -> None:
         if self._fd is not None:

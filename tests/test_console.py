@@ -92,8 +92,13 @@ async def test_time_fires_deadline_nudge_then_release(
 
     quiet = await demo.feed("/time +47h")
     assert "→ DM" not in quiet
-    nudged = await demo.feed("/time +90m")
-    assert "It is now Wed 25 Nov 2026 13:30 (Europe/Berlin)" in nudged
+    # Due at 13:00 Berlin, 07:00 for Grace in New York: the reminder waits for the end of her
+    # quiet hours (08:00 hers, 14:00 Berlin) instead of reaching her at dawn.
+    waiting = await demo.feed("/time +90m")
+    assert "It is now Wed 25 Nov 2026 13:30 (Europe/Berlin)" in waiting
+    assert "→ DM to Grace" not in waiting
+    nudged = await demo.feed("/time +1h")
+    assert "⏱ Wed 25 Nov 2026 14:00 (Europe/Berlin)" in nudged
     assert "→ DM to Grace: A gentle reminder: @Ada is still waiting" in nudged
     assert "Accept  (accept 1)" in nudged
 
@@ -172,8 +177,9 @@ async def test_messenger_port_contract() -> None:
     assert await messenger.find_sent("demo", DirectMessage(ada), "k1") == first
     assert await messenger.find_sent("demo", DirectMessage(ada), "k2") is None
     assert await messenger.find_sent("demo", DirectMessage(bob), "k1") is None
-    space = await messenger.open_space("demo", [ada, bob], "Ada & Bob")
-    assert await messenger.open_space("demo", [bob, ada], "again") == space
+    space = await messenger.open_space("demo", "intro-1", [ada, bob], "Ada & Bob", None)
+    assert await messenger.open_space("demo", "intro-1", [bob, ada], "again", None) == space
+    assert await messenger.open_space("demo", "intro-2", [ada, bob], "Ada & Bob", None) != space
     messenger.refuse_dms("console-bob")
     with pytest.raises(RecipientUnreachable):
         await messenger.send("demo", DirectMessage(bob), msg, "k3")
@@ -196,11 +202,12 @@ def test_render_segments() -> None:
         .say(" at ").moment(at, "Asia/Tokyo").quote("<b>line1</b>\nline2")
         .choice("Accept", "accept 3").build()
     )
-    text = render_message(msg, book)
+    text = render_message(msg, book, "u")
     assert "*Hi* @Ada at Mon 23 Nov 2026 21:00 JST" in text
     assert "    > <b>line1</b>\n    > line2" in text
     assert "[1] Accept  (accept 3)" in text
-    assert book.command(1) == "accept 3"
+    shown = book.get(1)
+    assert shown is not None and (shown.owner, shown.command) == ("u", "accept 3")
 
 
 @pytest.mark.parametrize(("text", "minutes"), [("+3d", 3 * 24 * 60), ("+25h", 25 * 60),

@@ -40,7 +40,7 @@ def test_importing_every_core_module_loads_no_platform_sdk_or_adapter() -> None:
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "bot.core" in report["loaded"] and "bot.flows.intros" in report["loaded"]
+    assert "bot.core" in report["loaded"] and "bot.intros.commands" in report["loaded"]
     assert "storage.store" in report["loaded"]
     assert report["bad"] == []
 

@@ -10,11 +10,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot import ladder
+from bot.bootstrap import open_store
 from bot.clock import ManualClock
+from bot.config import StorageSettings
 from bot.messages import Mention, Notice, Plain, Strong
+from bot.repositories import Store
+from bot.sessions import ladder
 from storage import schema as t
-from storage.store import Store
 from tests.test_ladder import (
     ADA,
     ADA_ID,
@@ -184,7 +186,7 @@ async def test_public_only_when_ticked(world: World) -> None:
     form = reply.messages[0].form
     assert form is not None and form.command == f"thanks {session_id}"
     assert [f.name for f in form.fields] == ["note", "public"]
-    out = (await w.core.handle_form(BOB, form.command,
+    out = (await w.core.handle_form(BOB, form.id,
                                     {"note": "Thanks a lot!", "public": "no"})).plain_text()
     assert "privately" in out and "community channel" not in out, out
     await w.deliver()
@@ -209,7 +211,7 @@ async def test_bad_ratings_are_refused(world: World, rating: str) -> None:
     session_id = await held_session(w)
     assert "recorded as held" in await w.say(BOB, f"met {session_id}")
     await refused(w, BOB, f"rate {session_id} {rating}",
-                  "A rating is a whole number from 1 to 5")
+                  "The rating must be a whole number from 1 to 5")
 
 
 async def test_rating_is_private_and_given_once(world: World) -> None:
@@ -220,7 +222,7 @@ async def test_rating_is_private_and_given_once(world: World) -> None:
     reply = await w.reply(BOB, f"rate {session_id}")
     form = reply.messages[0].form
     assert form is not None and [f.name for f in form.fields] == ["rating", "note"]
-    out = await w.core.handle_form(BOB, form.command,
+    out = await w.core.handle_form(BOB, form.id,
                                    {"rating": "4", "note": "good, a bit rushed"})
     assert "Rated 4/5" in out.plain_text()
     await refused(w, BOB, f"rate {session_id} 5", "You already rated session #1")
@@ -254,14 +256,14 @@ async def test_snooze_postpones_instead_of_dropping(world: World) -> None:
     out = await w.say(BOB, "followups snooze 2 weeks")
     assert "snoozed until Thu 10 Dec 2026 12:30 EST" in out, out
     w.messenger.sent.clear()
-    # The +7 day check-in falls inside the snooze: a fresh copy waits for its end
-    # (17:30 UTC on 10 Dec = 12:30 in New York, outside quiet hours).
+    # The +7 day check-in falls inside the snooze: it waits for its end (17:30 UTC on 10 Dec
+    # = 12:30 in New York, outside quiet hours). One event, one row: its due time moves.
     await w.at(utc(2026, 12, 3, 18, 0))
     assert w.messenger.to("Bob") == []
-    rows = await w.nudges(ladder.CHECK_IN)
-    assert rows[0]["state"] == "sent"
-    assert rows[0]["outcome"].startswith("postponed until 2026-12-10T17:30:00+00:00")
-    assert (rows[1]["state"], rows[1]["due_at"]) == ("pending", utc(2026, 12, 10, 17, 30))
+    row = only_row(await w.nudges(ladder.CHECK_IN))
+    assert (row["state"], row["due_at"]) == ("pending", utc(2026, 12, 10, 17, 30))
+    assert row["outcome"].startswith("postponed until 2026-12-10T17:30:00+00:00")
+    assert "follow-ups snoozed" in row["outcome"]
     await w.at(utc(2026, 12, 10, 17, 30))
     week = only(w.messenger.to("Bob"))
     assert "Did you get to try what you discussed?" in week.text
@@ -277,16 +279,16 @@ async def test_snooze_end_is_moved_out_of_quiet_hours(world: World) -> None:
     # "until 2026-12-05" is midnight in New York: inside quiet hours, so 08:00 there.
     assert "snoozed" in await w.say(BOB, "followups snooze until 2026-12-05")
     await w.at(utc(2026, 12, 3, 18, 0))
-    rows = await w.nudges(ladder.CHECK_IN)
-    assert rows[1]["due_at"] == utc(2026, 12, 5, 13, 0)
+    row = only_row(await w.nudges(ladder.CHECK_IN))
+    assert row["due_at"] == utc(2026, 12, 5, 13, 0)
 
 
 @pytest.mark.parametrize("line,expected", [
-    ("followups", "Say `followups off`"),
-    ("followups maybe", "Say `followups off`"),
+    ("followups", "Say off, on or snooze"),
+    ("followups maybe", "I don't know the choice “maybe”. Pick one of: off, on, snooze."),
     ("followups snooze", "For how long?"),
     ("followups snooze banana", "I can't read the date"),
-    ("followups snooze 3 years", "That's more than a year"),
+    ("followups snooze 3 years", "too far ahead"),
 ])
 async def test_bad_followup_switches_are_refused(world: World, line: str, expected: str) -> None:
     await refused(world, BOB, line, expected)
@@ -315,8 +317,8 @@ async def test_quiet_hours_changed_after_planning_are_checked_at_send_time(world
     w.messenger.sent.clear()
     await w.at(utc(2026, 12, 3, 17, 30))
     assert w.messenger.to("Bob") == []
-    rows = await w.nudges(ladder.CHECK_IN)
-    assert rows[1]["due_at"] == utc(2026, 12, 3, 23, 0)  # 08:00 in Tokyo
+    row = only_row(await w.nudges(ladder.CHECK_IN))
+    assert row["due_at"] == utc(2026, 12, 3, 23, 0)  # 08:00 in Tokyo
     await w.at(utc(2026, 12, 3, 23, 0))
     assert "Did you get to try" in only(w.messenger.to("Bob")).text
 
@@ -366,7 +368,7 @@ async def test_help_lists_the_after_session_commands(world: World) -> None:
     out = await world.say(BOB, "help")
     assert "After sessions" in out
     for usage in ("met <session #>", "thanks <session #> <note> [public: yes]",
-                  "rate <session #> <1-5> [note]", "followups off|on|snooze <how long>"):
+                  "rate <session #> <1-5> [note]", "followups off|on|snooze [how long]"):
         assert usage in out
 
 
@@ -374,11 +376,7 @@ async def test_after_session_storage_on_sqlite_and_postgresql(
     any_db_url: str, clock: ManualClock
 ) -> None:
     """The same flow on both databases: answers, outcome state, feedback, report figures."""
-    from storage.db import create_engine, migrate
-
-    engine = create_engine(any_db_url)
-    await migrate(engine)
-    store = Store(engine)
+    store = await open_store(StorageSettings(url=any_db_url))
     try:
         w = await build_world(store, clock)
         session_id = await held_session(w)
@@ -411,8 +409,8 @@ async def test_my_lists_sessions_still_waiting_for_an_answer(world: World) -> No
 async def test_public_thanks_without_a_public_channel_stays_private(world: World) -> None:
     w = world
     async with w.store.transaction() as tx:  # (`settings set` can't empty a value yet)
-        values = await tx.community_settings(1)
-        await tx.save_community_settings(1, {**values, "intros_channel": ""})
+        values = await tx.communities.settings(1)
+        await tx.communities.save_settings(1, {**values, "intros_channel": ""})
     session_id = await held_session(w)
     assert "recorded as held" in await w.say(BOB, f"met {session_id}")
     out = await w.say(BOB, f"thanks {session_id} Thank you! public: yes")

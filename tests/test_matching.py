@@ -17,11 +17,11 @@ from bot.matching import Load, is_full, normalize_topic, rank_mentors, topic_fit
 from bot.timezones import (
     overlap_with_waking_hours,
     parse_timezone,
-    parse_until,
     parse_windows,
     part_of_day,
     waking_hours,
 )
+from bot.when import parse_date_until
 
 SYNONYMS = CommunityDefaults().synonyms
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday
@@ -286,9 +286,10 @@ def test_timezones_are_checked_against_the_iana_database() -> None:
 
 
 def test_pause_dates_are_read_in_the_persons_zone_and_must_be_in_the_future() -> None:
-    assert parse_until("2026-12-24", "Asia/Tokyo", NOW) == datetime(2026, 12, 23, 15, tzinfo=UTC)
-    assert parse_until("in 2 weeks", "UTC", NOW) == NOW + timedelta(weeks=2)
+    assert parse_date_until("2026-12-24", "Asia/Tokyo", NOW) == datetime(
+        2026, 12, 23, 15, tzinfo=UTC)
+    assert parse_date_until("in 2 weeks", "UTC", NOW) == NOW + timedelta(weeks=2)
     with pytest.raises(UserError, match="in the past"):
-        parse_until("2026-01-01", "UTC", NOW)
+        parse_date_until("2026-01-01", "UTC", NOW)
     with pytest.raises(UserError, match="can't read"):
-        parse_until("when the cows come home", "UTC", NOW)
+        parse_date_until("when the cows come home", "UTC", NOW)

@@ -8,32 +8,42 @@ has the platform's idempotency semantics and fails when told to. Time is a Manua
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from bot.bootstrap import build_core, build_engine
+from bot.caller import Caller
 from bot.clock import ManualClock
-from bot.commands import Caller
-from bot.config import CommunityDefaults, NudgeSettings
-from bot.core import Mentorbot
-from bot.domain import IntroState
+from bot.config import CommunityDefaults, NudgeSettings, StorageSettings
+from bot.domain import IntroState, NewNudge, Worker
+from bot.intros.nudges import INTRO_DEADLINE_NUDGE, INTRO_REQUEST
 from bot.messages import MemberAddress, MessageBuilder
-from bot.notifications import INTRO_DEADLINE_NUDGE, INTRO_REQUEST, ORGANIZER_ALERT
-from bot.nudges.engine import BACKOFF_BASE, NudgeEngine, RunStats, idempotency_key
+from bot.nudges.engine import (
+    BACKOFF_BASE,
+    ORGANIZER_ALERT,
+    NudgeEngine,
+    RunStats,
+    idempotency_key,
+)
 from bot.ports import (
     ChannelPost,
     Delivered,
     Destination,
     DirectMessage,
+    HoldScope,
     PermanentFailure,
     RateLimited,
     TemporaryFailure,
 )
+from bot.repositories import Store
 from storage import schema as t
 from storage.db import create_engine, migrate
-from storage.store import NewNudge, Store
+from storage.store import SqlStore
 from tests.recording_port import RecordingMessenger
 
 COMMUNITY = "T0TEST0001"
@@ -56,10 +66,10 @@ class World:
     ) -> None:
         self.store = store
         self.clock = clock
-        self.core = Mentorbot(store, clock, CommunityDefaults())
+        self.core = build_core(store, clock, CommunityDefaults())
         self.port = RecordingMessenger()
         self.settings = settings or NudgeSettings(max_attempts=3)
-        self.engine = NudgeEngine(store, self.port, clock, self.settings, CommunityDefaults())
+        self.engine = build_engine(store, self.port, clock, self.settings, CommunityDefaults())
 
     async def say(self, who: Caller, line: str) -> str:
         return (await self.core.handle_text(who, line)).plain_text()
@@ -72,8 +82,9 @@ class World:
         return int(out.split("#")[1].split()[0])
 
     async def nudges(self, kind: str | None = None) -> list[dict[str, Any]]:
-        async with self.store.transaction() as tx:
-            rows = await tx.conn.execute(select(t.nudges).order_by(t.nudges.c.id))
+        async with self.store.reading() as tx:
+            rows = await tx.conn.execute(  # type: ignore[attr-defined]
+                select(t.nudges).order_by(t.nudges.c.id))
             return [dict(r._mapping) for r in rows if kind is None or r.kind == kind]
 
     async def one(self, kind: str) -> dict[str, Any]:
@@ -133,7 +144,7 @@ async def test_a_change_after_queueing_is_caught_when_rendering(world: World) ->
     intro_id = await world.setup_intro()
     # The request is answered behind the nudge's back (no skip): rendering sees it.
     async with world.store.transaction() as tx:
-        assert await tx.set_intro_state(
+        assert await tx.intros.set_state(
             intro_id, IntroState.PENDING, IntroState.DECLINED, world.clock.now())
     stats = await world.engine.run_due()
     assert (stats.stale, stats.sent) == (1, 0)
@@ -146,7 +157,7 @@ async def test_rate_limit_waits_for_retry_after_without_burning_attempts(world: 
     assert "now" in await world.say(ORG, "settings set announce_requests true")
     assert "now" in await world.say(ORG, "settings set mentors_channel C0MENTORS")
     await world.setup_intro()  # the request and its announcement are due now
-    world.port.fail_next(lambda: RateLimited(120.0))
+    world.port.fail_next(lambda: RateLimited(120.0, scope=HoldScope.EVERYTHING))
     stats = await world.engine.run_due()
     assert (stats.sent, stats.retried) == (0, 2)
     # The first send got the 429; the rest of the batch stepped back without trying.
@@ -167,6 +178,26 @@ async def test_rate_limit_waits_for_retry_after_without_burning_attempts(world: 
     assert sorted(world.port.attempts.values()) == [1, 1]
     assert world.port.to(ChannelPost("C0MENTORS"))
     assert all(r["attempts"] == 0 for r in await world.nudges(INTRO_REQUEST))
+
+
+async def test_a_rate_limit_on_one_destination_holds_only_that_destination(
+    world: World,
+) -> None:
+    assert "now" in await world.say(ORG, "settings set announce_requests true")
+    assert "now" in await world.say(ORG, "settings set mentors_channel C0MENTORS")
+    await world.setup_intro()  # the DM to Ada and the announcement are due now
+    world.port.fail_next(lambda: RateLimited(60.0),
+                         when=lambda dest, _key: isinstance(dest, DirectMessage))
+    stats = await world.engine.run_due()
+    assert (stats.sent, stats.retried) == (1, 1)
+    assert world.port.to(ChannelPost("C0MENTORS"))  # the channel was not held back
+    assert world.engine.hold_until is None and not world.engine.held()
+    request = await world.one(INTRO_REQUEST)
+    assert (request["state"], request["attempts"]) == ("pending", 0)
+    assert request["due_at"] == world.clock.now() + timedelta(seconds=60)
+    world.clock.advance(timedelta(seconds=60))
+    assert (await world.engine.run_due()).sent == 1
+    assert (await world.one(INTRO_REQUEST))["state"] == "sent"
 
 
 async def test_server_errors_back_off_then_succeed(world: World) -> None:
@@ -246,9 +277,9 @@ async def test_permanent_errors_are_never_retried(world: World) -> None:
     world.port.fail_next(lambda: PermanentFailure("missing access (50001)"))
     assert "now" in await world.say(ORG, "settings set organizer_channel C0ORG")
     async with world.store.transaction() as tx:
-        community = await tx.community("test", COMMUNITY)
+        community = await tx.communities.get("test", COMMUNITY)
         assert community is not None
-        await tx.add_nudges([NewNudge(community.id, ORGANIZER_ALERT, world.clock.now(),
+        await tx.nudges.add([NewNudge(community.id, ORGANIZER_ALERT, world.clock.now(),
                                       channel="C0GONE", payload={"text": "hello"})],
                             world.clock.now())
     assert (await world.engine.run_due()).failed == 1
@@ -272,27 +303,40 @@ async def test_release_and_its_message_are_recorded_together(world: World) -> No
     assert "hasn't answered" in world.port.deliveries[-1].text
 
 
-async def test_recovery_sends_only_what_the_platform_does_not_have(world: World) -> None:
+def _dead_pid() -> int:
+    """The pid of a process that has run and been reaped: nothing runs under it now."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+async def _claim_as(world: World, worker: Worker) -> list[Any]:
+    """``worker`` registers, claims everything due, and (the test decides) dies."""
+    async with world.store.transaction() as tx:
+        await tx.workers.register(worker)
+        return await tx.nudges.claim_due(world.clock.now(), 10, "token-of-" + worker.id,
+                                         worker=worker.id, platform=None)
+
+
+async def test_a_restart_on_the_same_host_resolves_a_dead_process_claims_at_once(
+    world: World,
+) -> None:
     await world.setup_intro()
     assert "mentor" in await world.say(BOB, "mentor set topics: rust bio: hi")
     assert "Request #" in await world.say(ADA, REQUEST.replace("Ada", "Bob"))
     now = world.clock.now()
     # A process claims both requests, delivers the first, and dies before recording anything.
-    async with world.store.transaction() as tx:
-        claimed = await tx.claim_due_nudges(now, 10, "dead-process")
+    dead = Worker(f"{socket.gethostname()}:{_dead_pid()}:gone", None, socket.gethostname(),
+                  _dead_pid(), now, now)
+    claimed = await _claim_as(world, dead)
     assert [c.kind for c in claimed] == [INTRO_REQUEST, INTRO_REQUEST]
     first, second = claimed
     await world.port.send(
         COMMUNITY, DirectMessage(MemberAddress("U0ADA00001", "Ada", "UTC")),
         MessageBuilder().say("the first request").build(), idempotency_key(first.id),
     )
-
-    # Another live process must not take claims that are only seconds old.
-    assert (await world.engine.recover()).handled == 0
-    assert (await world.engine.run_due()).handled == 0
-    assert [r["state"] for r in await world.nudges(INTRO_REQUEST)] == ["sending", "sending"]
-
-    stats = await world.engine.recover(older_than=timedelta(0))
+    # Its pid no longer runs on this host: no waiting for a lease or a claim timeout.
+    stats = await world.engine.recover()
     assert (stats.recovered, stats.sent) == (2, 2)
     rows = await world.nudges(INTRO_REQUEST)
     assert [r["state"] for r in rows] == ["sent", "sent"]
@@ -301,13 +345,39 @@ async def test_recovery_sends_only_what_the_platform_does_not_have(world: World)
     assert world.port.attempts[idempotency_key(first.id)] == 1  # not sent again
     assert world.port.attempts[idempotency_key(second.id)] == 1
     assert world.port.deduplicated == 0
-    assert (await world.engine.recover(older_than=timedelta(0))).handled == 0
+    assert (await world.engine.recover()).handled == 0
+    async with world.store.reading() as tx:
+        assert dead.id not in [w.id for w in await tx.workers.all()]
 
 
-async def test_recovery_after_the_claim_timeout_without_forcing(world: World) -> None:
+async def test_a_live_peer_keeps_its_claims_until_its_heartbeat_stops(world: World) -> None:
+    await world.setup_intro()
+    now = world.clock.now()
+    peer = Worker("elsewhere:4242:peer", None, "elsewhere", 4242, now, now)
+    await _claim_as(world, peer)
+    # Seconds-old claims of a process on another host that is beating: left alone.
+    world.clock.advance(timedelta(seconds=world.settings.worker_lease_seconds))
+    assert (await world.engine.recover()).handled == 0
+    assert (await world.engine.run_due()).handled == 0
+    async with world.store.transaction() as tx:
+        assert await tx.workers.beat(peer.id, world.clock.now())
+    world.clock.advance(timedelta(seconds=world.settings.worker_lease_seconds))
+    assert (await world.engine.recover()).handled == 0
+    # Its heartbeat is now older than the lease: it is gone, and its claims are taken over.
+    world.clock.advance(timedelta(seconds=1))
+    stats = await world.engine.recover()
+    assert (stats.recovered, stats.sent) == (1, 1)
+    assert len(world.port.deliveries) == 1
+
+
+async def test_claims_without_a_known_owner_are_recovered_after_the_claim_timeout(
+    world: World,
+) -> None:
     await world.setup_intro()
     async with world.store.transaction() as tx:
-        await tx.claim_due_nudges(world.clock.now(), 10, "dead-process")
+        await tx.nudges.claim_due(world.clock.now(), 10, "dead-process", worker="unknown",
+                                  platform=None)
+    assert (await world.engine.recover()).handled == 0
     world.clock.advance(timedelta(seconds=world.settings.claim_timeout_seconds))
     stats = await world.engine.recover()
     assert (stats.recovered, stats.sent) == (1, 1)
@@ -316,8 +386,8 @@ async def test_recovery_after_the_claim_timeout_without_forcing(world: World) ->
 
 async def _seed_alerts(store: Store, clock: ManualClock, count: int) -> int:
     async with store.transaction() as tx:
-        community = await tx.create_community("test", COMMUNITY, "Test", clock.now())
-        await tx.add_nudges(
+        community = await tx.communities.create("test", COMMUNITY, "Test", clock.now())
+        await tx.nudges.add(
             [NewNudge(community.id, ORGANIZER_ALERT, clock.now() - timedelta(seconds=i),
                       channel="C0ORG", payload={"text": f"alert {i}"}) for i in range(count)],
             clock.now(),
@@ -353,16 +423,18 @@ class TakeTurns:
                         key: str) -> Delivered | None:
         return await self.port.find_sent(community, destination, key)
 
-    async def open_space(self, community: str, members: Any, title: str) -> str:
-        return await self.port.open_space(community, members, title)
+    async def open_space(self, community: str, key: str, members: Any, title: str,
+                         parent_channel: str | None) -> str:
+        return await self.port.open_space(community, key, members, title, parent_channel)
 
 
 async def test_two_engines_on_one_database_never_send_twice(
     any_db_url: str, clock: ManualClock
 ) -> None:
-    first_db, second_db = create_engine(any_db_url), create_engine(any_db_url)
+    settings_of_db = StorageSettings(url=any_db_url)
+    first_db, second_db = create_engine(settings_of_db), create_engine(settings_of_db)
     await migrate(first_db)
-    stores = [Store(first_db), Store(second_db)]
+    stores = [SqlStore(first_db), SqlStore(second_db)]
     try:
         await _seed_alerts(stores[0], clock, 300)
         port = RecordingMessenger()
@@ -377,15 +449,16 @@ async def test_two_engines_on_one_database_never_send_twice(
                 view.finished.set()
 
         results = await asyncio.gather(*(
-            run(NudgeEngine(s, view, clock, settings, CommunityDefaults()), view)
+            run(build_engine(s, view, clock, settings, CommunityDefaults()), view)
             for s, view in zip(stores, views, strict=True)
         ))
         assert sum(r.sent for r in results) == 300
         assert all(r.sent > 0 for r in results), results  # both really took part
         assert len(port.attempts) == 300 and set(port.attempts.values()) == {1}
         assert port.deduplicated == 0
-        async with stores[0].transaction() as tx:
-            states = await tx.conn.execute(select(t.nudges.c.state).distinct())
+        async with stores[0].reading() as tx:
+            states = await tx.conn.execute(  # type: ignore[attr-defined]
+                select(t.nudges.c.state).distinct())
             assert [s for (s,) in states] == ["sent"]
     finally:
         for s in stores:
@@ -395,17 +468,19 @@ async def test_two_engines_on_one_database_never_send_twice(
 async def test_two_engines_recovering_at_once_never_send_twice(
     any_db_url: str, clock: ManualClock
 ) -> None:
-    first_db, second_db = create_engine(any_db_url), create_engine(any_db_url)
+    settings_of_db = StorageSettings(url=any_db_url)
+    first_db, second_db = create_engine(settings_of_db), create_engine(settings_of_db)
     await migrate(first_db)
-    stores = [Store(first_db), Store(second_db)]
+    stores = [SqlStore(first_db), SqlStore(second_db)]
     try:
         await _seed_alerts(stores[0], clock, 120)
         async with stores[0].transaction() as tx:
-            assert len(await tx.claim_due_nudges(clock.now(), 1000, "dead")) == 120
+            assert len(await tx.nudges.claim_due(clock.now(), 1000, "dead", worker="unknown",
+                                                 platform=None)) == 120
         clock.advance(timedelta(minutes=10))
         port = RecordingMessenger()
         settings = NudgeSettings(batch_size=5)
-        engines = [NudgeEngine(s, port, clock, settings, CommunityDefaults()) for s in stores]
+        engines = [build_engine(s, port, clock, settings, CommunityDefaults()) for s in stores]
         results = await asyncio.gather(*(e.recover() for e in engines))
         assert sum(r.recovered for r in results) == 120
         assert len(port.attempts) == 120 and set(port.attempts.values()) == {1}

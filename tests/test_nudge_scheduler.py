@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.bootstrap import build_engine
 from bot.clock import ManualClock
 from bot.config import CommunityDefaults, NudgeSettings
-from bot.notifications import ORGANIZER_ALERT
-from bot.nudges.engine import NudgeEngine
+from bot.domain import NewNudge
+from bot.nudges.engine import ORGANIZER_ALERT
 from bot.nudges.scheduler import NudgeScheduler
-from bot.ports import RateLimited
-from storage.store import NewNudge, Store
+from bot.ports import HoldScope, RateLimited
+from bot.repositories import Store
 from tests.recording_port import RecordingMessenger
 
 SWEEP = 600.0
@@ -28,17 +29,17 @@ class Rig:
         self.store = store
         self.clock = clock
         self.port = RecordingMessenger()
-        self.engine = NudgeEngine(store, self.port, clock, NudgeSettings(), CommunityDefaults())
+        self.engine = build_engine(store, self.port, clock, NudgeSettings(), CommunityDefaults())
         self.sched = NudgeScheduler(self.engine, SWEEP)
         self.community_id = 0
 
     async def add(self, *offsets: timedelta) -> None:
         async with self.store.transaction() as tx:
             if not self.community_id:
-                community = await tx.create_community("test", "T0TEST0001", "Test",
-                                                      self.clock.now())
+                community = await tx.communities.create("test", "T0TEST0001", "Test",
+                                                        self.clock.now())
                 self.community_id = community.id
-            await tx.add_nudges(
+            await tx.nudges.add(
                 [NewNudge(self.community_id, ORGANIZER_ALERT, self.clock.now() + o,
                           channel="C0ORG", payload={"text": str(o)}) for o in offsets],
                 self.clock.now(),
@@ -113,7 +114,8 @@ async def test_a_missed_alarm_loses_nothing(rig: Rig) -> None:
 async def test_the_sweep_recovers_abandoned_claims(rig: Rig) -> None:
     await rig.add(timedelta(0))
     async with rig.store.transaction() as tx:
-        assert len(await tx.claim_due_nudges(rig.clock.now(), 10, "dead-process")) == 1
+        assert len(await tx.nudges.claim_due(rig.clock.now(), 10, "dead-process",
+                                                worker="unknown", platform=None)) == 1
     assert (await rig.sched.sweep()).handled == 0  # a fresh claim may belong to a live process
     rig.clock.advance(timedelta(minutes=5))
     stats = await rig.sched.sweep()
@@ -122,7 +124,7 @@ async def test_the_sweep_recovers_abandoned_claims(rig: Rig) -> None:
 
 async def test_rate_limit_moves_the_alarm_to_retry_after(rig: Rig) -> None:
     await rig.add(timedelta(0), timedelta(seconds=1))
-    rig.port.fail_next(lambda: RateLimited(90.0))
+    rig.port.fail_next(lambda: RateLimited(scope=HoldScope.EVERYTHING, retry_after=90.0))
     await rig.sched.run()
     assert 88 < rig.armed_in() <= 90
     rig.clock.advance(timedelta(seconds=30))

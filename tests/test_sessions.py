@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
+from bot.bootstrap import open_store
+from bot.caller import Caller
 from bot.clock import ManualClock
-from bot.commands import Caller
-from bot.ladder import DID_IT_HAPPEN, MENTOR_REMINDER
+from bot.config import StorageSettings
 from bot.messages import Message
+from bot.repositories import Store
+from bot.sessions.ladder import DID_IT_HAPPEN, MENTOR_REMINDER
 from storage import schema as t
-from storage.db import create_engine, migrate
-from storage.store import Store
 from tests.worlds import World
 
 pytestmark = pytest.mark.asyncio
@@ -130,7 +131,7 @@ async def test_book_without_time_opens_a_form_that_books(world: World) -> None:
     assert form is not None and len(form.fields) <= 5
     assert form.command == "book <member:U0ADA00001>"
     assert [f.name for f in form.fields] == ["when", "length", "topic", "agenda"]
-    out = (await world.core.handle_form(BOB, form.command, {
+    out = (await world.core.handle_form(BOB, form.id, {
         "when": "Wed 12:00", "length": "30", "topic": "", "agenda": "my plan"})).plain_text()
     assert "Session #1 proposed" in out, out
     row = await world.session(1)
@@ -160,7 +161,7 @@ async def test_member_proposes_slots_and_mentor_picks_with_a_button(world: World
                           "Pick Fri 27 Nov 2026 19:00 CET"]
     click = msg.choices[1]
     assert click.command == "pick 1 2"
-    out = (await world.core.handle_click(ADA, click.custom_id)).plain_text()
+    out = (await world.core.handle_click(ADA, click.id)).plain_text()
     assert "Confirmed: session #1 with @Bob on Thu 26 Nov 2026 18:00 CET" in out
     row = await world.session(1)
     assert row["state"] == "confirmed"
@@ -170,9 +171,10 @@ async def test_member_proposes_slots_and_mentor_picks_with_a_button(world: World
 async def test_bad_slots_are_refused_without_a_trace(world: World) -> None:
     before = await world.snapshot()
     out = await world.say(BOB, "propose Ada slots: Wed 12:00; Sat 12:00")
-    assert out.startswith("Slot “Sat 12:00”: That's outside Ada's availability")
+    assert out.startswith("Time 2 (Sat 2026-11-28 12:00 EST): That's outside Ada's "
+                          "availability"), out
     out = await world.say(BOB, "propose Ada slots: a; b; c; d")
-    assert "That's 4 times; propose at most 3." in out
+    assert "That's 4 times; give at most 3." in out
     out = await world.say(BOB, "pick 9 1")
     assert "Session #9 isn't one of yours." in out
     assert await world.snapshot() == before
@@ -413,9 +415,9 @@ async def test_series_keeps_local_time_across_dst(world: World) -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("repeat 1 weekly times: 0", "“0” sessions: a series has 2 to 52 sessions in all."),
-        ("repeat 1 weekly times: 1000", "“1000” sessions: a series has 2 to 52 sessions in all."),
-        ("repeat 1 weekly times: 1", "a series has 2 to 52 sessions"),
+        ("repeat 1 weekly times: 0", "must be a whole number from 2 to 52, not “0”"),
+        ("repeat 1 weekly times: 1000", "must be a whole number from 2 to 52, not “1000”"),
+        ("repeat 1 weekly times: 1", "The number of sessions must be a whole number from 2 to 52"),
         ("repeat 1 daily times: 3", "“daily” is not a repetition I know."),
         ("repeat 1 weekly", "Until when, or how many times?"),
         ("repeat 1 weekly until: 2026-11-26", "That series would have only one session."),
@@ -450,7 +452,7 @@ async def test_my_and_report_sections(world: World) -> None:
     assert "#1 Wed 25 Nov 2026 12:00 EST with @Ada (your mentor)" in past and "held" in past
     assert "Your upcoming sessions" not in await world.say(BOB, "my")
     out = await world.say(BOB, "help")
-    assert "Sessions" in out and "book <name> when:" in out
+    assert "Sessions" in out and "book <mentor or mentee> when: <time>" in out
 
 
 # -- the ladder is told, in the same transaction ----------------------------------------------
@@ -483,9 +485,7 @@ async def test_reminders_follow_the_session_and_stop_when_cancelled(world: World
 
 
 async def test_booking_and_series_on_postgresql(postgres_url: str, clock: ManualClock) -> None:
-    engine = create_engine(postgres_url)
-    await migrate(engine)
-    store = Store(engine)
+    store = await open_store(StorageSettings(url=postgres_url))
     try:
         w = await build_world(store, clock)
         await book_confirmed(w)
@@ -540,13 +540,13 @@ async def test_reschedule_and_counter_open_forms(world: World) -> None:
     form = reply.messages[0].form
     assert form is not None and form.command == "reschedule 1"
     assert [f.name for f in form.fields] == ["when", "reason"]
-    out = (await world.core.handle_form(ADA, form.command, {
+    out = (await world.core.handle_form(ADA, form.id, {
         "when": "2026-11-27 20:00", "reason": "clash"})).plain_text()
     assert "Session #1 is moved to Fri 27 Nov 2026 20:00 CET" in out, out
     await world.say(CARA, "book Ada when: 2026-11-26 17:00")
     form = (await world.reply(ADA, "counter 2")).messages[0].form
     assert form is not None and form.command == "counter 2"
-    out = (await world.core.handle_form(ADA, form.command, {"when": "Mon 18:00"})).plain_text()
+    out = (await world.core.handle_form(ADA, form.id, {"when": "Mon 18:00"})).plain_text()
     assert "Proposed Mon 30 Nov 2026 18:00 CET for session #2" in out, out
 
 
@@ -578,9 +578,7 @@ async def test_concurrent_bookings_cannot_take_the_same_time(
     """Two mentees race for Ada's Wednesday 18:00 on PostgreSQL: exactly one gets it."""
     import asyncio
 
-    engine = create_engine(postgres_url)
-    await migrate(engine)
-    store = Store(engine)
+    store = await open_store(StorageSettings(url=postgres_url))
     try:
         w = await build_world(store, clock)
         outs = await asyncio.gather(

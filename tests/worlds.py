@@ -14,15 +14,16 @@ from typing import Any
 
 from sqlalchemy import Table, select
 
+from bot.bootstrap import build_core, build_engine, build_registry
+from bot.caller import Caller
 from bot.clock import ManualClock
-from bot.commands import Caller
 from bot.config import CommunityDefaults, NudgeSettings
 from bot.core import Mentorbot
 from bot.messages import MemberAddress, Message, Reply
 from bot.nudges.engine import NudgeEngine
 from bot.ports import ChannelPost, Delivered, Destination, DirectMessage
+from bot.repositories import Store
 from storage import schema as t
-from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,9 @@ class RecordingMessenger:
                         idempotency_key: str) -> Delivered | None:
         return None
 
-    async def open_space(self, community_external_id: str, members: Sequence[MemberAddress],
-                         title: str) -> str:
+    async def open_space(self, community_external_id: str, key: str,
+                         members: Sequence[MemberAddress], title: str,
+                         parent_channel: str | None) -> str:
         return "space-1"
 
     def to(self, display_name: str) -> list[Sent]:
@@ -93,8 +95,9 @@ class World:
         """The real core and engine over ``store``, sending to a fresh recording messenger."""
         messenger = RecordingMessenger(clock)
         defaults = CommunityDefaults()
-        core = Mentorbot(store, clock, defaults)
-        engine = NudgeEngine(store, messenger, clock, NudgeSettings(), defaults)
+        registry = build_registry()
+        core = build_core(store, clock, defaults, registry)
+        engine = build_engine(store, messenger, clock, NudgeSettings(), defaults, registry)
         return cls(core, store, clock, messenger, engine)
 
     async def introduce(self, mentor: Caller, profile: str, mentees: Sequence[Caller]) -> None:
@@ -123,8 +126,8 @@ class World:
     async def at(self, when: datetime) -> None:
         """Move the clock to ``when``, delivering everything due on the way, in order."""
         while True:
-            async with self.store.transaction() as tx:
-                due = await tx.next_nudge_due()
+            async with self.store.reading() as tx:
+                due = await tx.nudges.next_due()
             if due is None or due > when:
                 break
             if due > self.clock.now():
@@ -135,8 +138,8 @@ class World:
         await self.deliver()
 
     async def rows(self, table: Table) -> list[dict[str, Any]]:
-        async with self.store.transaction() as tx:
-            result = await tx.conn.execute(select(table).order_by(table.c.id))
+        async with self.store.reading() as tx:
+            result = await tx.conn.execute(select(table).order_by(table.c.id))  # type: ignore[attr-defined]
             return [dict(r._mapping) for r in result]
 
     async def snapshot(self) -> list[list[dict[str, Any]]]:

@@ -1,6 +1,6 @@
 """Generate the README's commands reference from the verbs the core registers.
 
-Why generated: features register their own verbs, so a hand-written list drifts. Run
+Why generated: each command is declared once, next to its handler; a hand-written list drifts. Run
 ``python -m adapters.console.docs --write README.md`` after adding commands; a test checks the
 README is current.
 """
@@ -11,8 +11,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from bot.flows.registry import load_all
-from bot.textcommands import help_lines
+from bot.bootstrap import build_registry
+from bot.community.commands import ordered_groups
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +21,11 @@ END = "<!-- commands:end -->"
 
 
 def commands_markdown() -> str:
-    """One table per group, in registration order."""
-    load_all()
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for group, usage, summary in help_lines():
-        groups.setdefault(group, []).append((usage, summary))
+    """One table per group, from the command declarations (as `help` lists them)."""
     out: list[str] = []
-    for group, rows in groups.items():
+    for group, specs in ordered_groups(build_registry().groups()):
         out += [f"**{group}**", "", "| Command | What it does |", "| --- | --- |"]
-        out += [f"| `{_cell(usage)}` | {_cell(summary)} |" for usage, summary in rows]
+        out += [f"| `{_cell(spec.usage())}` | {_cell(spec.summary)} |" for spec in specs]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

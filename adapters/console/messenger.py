@@ -104,10 +104,16 @@ class ConsoleMessenger:
         return None
 
     async def open_space(
-        self, community_external_id: str, members: Sequence[MemberAddress], title: str
+        self,
+        community_external_id: str,
+        key: str,
+        members: Sequence[MemberAddress],
+        title: str,
+        parent_channel: str | None,
     ) -> str:
+        """One space per key (the intro): opening it again returns the same space."""
         ids = sorted({m.platform_user_id for m in members})
-        ref = f"space:{community_external_id}:" + "+".join(ids)
+        ref = f"space:{community_external_id}:{key}:" + "+".join(ids)
         if ref not in self.spaces:
             space = Space(ref, tuple(members), title)
             self.spaces[ref] = space
@@ -140,5 +146,5 @@ class ConsoleMessenger:
         return [
             s for s in self.spaces.values()
             if any(m.platform_user_id == platform_user_id for m in s.members)
-            or platform_user_id in s.ref.split(":")[-1].split("+")
+            or platform_user_id in s.ref.rsplit(":", 1)[-1].split("+")
         ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from bot.messages import Message, Segment, render_plain
 
@@ -21,25 +22,36 @@ def render_segments(segments: Iterable[Segment]) -> str:
     return render_plain(segments, strong="*{}*", quote_prefix="    > ")
 
 
-class ChoiceBook:
-    """Numbers every printed choice; typing the number runs its command.
+@dataclass(frozen=True)
+class Shown:
+    """A numbered choice on screen: whose screen it was, its id (what a click sends) and its
+    command (what the console echoes)."""
 
-    Numbers only grow during a session, so a number seen earlier (in someone else's DM, say)
-    never changes meaning.
+    owner: str
+    id: str
+    command: str
+
+
+class ChoiceBook:
+    """Numbers every printed choice; typing the number clicks it.
+
+    Numbers only grow during a session, so a number seen earlier never changes meaning, and a
+    number belongs to the person it was shown to: typing another person's number clicks
+    nothing.
     """
 
     def __init__(self) -> None:
-        self._commands: dict[int, str] = {}
+        self._shown: dict[int, Shown] = {}
         self._next = 1
 
-    def add(self, command: str) -> int:
+    def add(self, owner: str, choice_id: str, command: str) -> int:
         number = self._next
         self._next += 1
-        self._commands[number] = command
+        self._shown[number] = Shown(owner, choice_id, command)
         return number
 
-    def command(self, number: int) -> str | None:
-        return self._commands.get(number)
+    def get(self, number: int) -> Shown | None:
+        return self._shown.get(number)
 
 
 _MEMBER_REF = re.compile(r"<member:([^>]+)>")
@@ -53,13 +65,17 @@ def readable_command(command: str, names: Mapping[str, str]) -> str:
 def render_message(
     message: Message,
     book: ChoiceBook,
+    owner: str,
     indent: str = "",
     show_command: Callable[[str], str] = str,
 ) -> str:
-    """The message text, then its choices (numbered, with their typed command), attachments."""
+    """The message text, then its choices (numbered, with their typed command), attachments.
+
+    ``owner`` is the person the message is shown to: only they can click its numbers.
+    """
     lines = render_segments(message.segments).split("\n")
     for choice in message.choices:
-        number = book.add(choice.command)  # the number runs the exact command
+        number = book.add(owner, choice.id, choice.command)
         lines.append(f"[{number}] {choice.label}  ({show_command(choice.command)})")
     for attachment in message.attachments:
         lines.append(f"(attachment: {attachment.filename}, {attachment.content_type})")

@@ -21,16 +21,17 @@ from adapters.console.demo import COMMUNITY_ID, COMMUNITY_NAME, DEFAULT_SPEAKER,
 from adapters.console.messenger import ConsoleMessenger, SentMessage, Space
 from adapters.console.render import ChoiceBook, readable_command, render_message
 from bot.bootstrap import App, assemble
+from bot.caller import Caller
 from bot.clock import Clock
-from bot.commands import Caller
 from bot.config import Settings, StorageSettings
 from bot.messages import FieldKind, Form, FormField, Reply
 from bot.ports import ChannelPost, DirectMessage, SpacePost
-from bot.textcommands import VERBS
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "console"
+ANYONE = "*"
+"""Owner of choices posted where everyone in it may click (a channel, an intro space)."""
 PLAIN_COMMUNITY_NAME = "Console Community"
 _TIME_STEP = re.compile(r"(\d+)\s*([wdhm])")
 _TIME_ARG = re.compile(r"^\+?\s*(\d+\s*[wdhm]\s*)+$")
@@ -187,7 +188,7 @@ class ConsoleSession:
             user_id = await self._existing_user_id(name) or user_id_for(name)
             person = Person(name, user_id, timezone, role, organizer)
             self.people[name.lower()] = person
-        await self.app.core.handle_text(self.caller(person), "my")  # creates the member row
+        await self.app.core.ensure_member(self.caller(person))
         await self._refresh(person)
         return person
 
@@ -207,12 +208,18 @@ class ConsoleSession:
             self._print("Nobody is speaking yet: type /as <name> first (e.g. /as Ada).")
             return
         if stripped.isdigit():
-            command = self.book.command(int(stripped))
-            if command is None:
+            shown = self.book.get(int(stripped))
+            if shown is None:
                 self._print(f"There is no choice [{stripped}] on screen.")
                 return
-            self._print(f"({command})")
-            reply = await self.app.core.handle_click(self.caller(), "mb:" + command)
+            if shown.owner not in (ANYONE, self._speaker.user_id):
+                owner = next((p.name for p in self.people.values()
+                              if p.user_id == shown.owner), "someone else")
+                self._print(f"Choice [{stripped}] was shown to {owner}, not to you: "
+                            f"/as {owner} to click it.")
+                return
+            self._print(f"({self._readable(shown.command)})")
+            reply = await self.app.core.handle_click(self.caller(), shown.id)
         else:
             reply = await self.app.core.handle_text(self.caller(), stripped)
         self._show_reply(reply)
@@ -238,7 +245,7 @@ class ConsoleSession:
             self._print("No form is open.")
         else:
             hint = ""
-            if word in VERBS:
+            if word in self.app.registry.grammar.verbs:
                 hint = f" Bot commands have no slash: type `{line[1:]}`."
             self._print(f"Unknown console command /{word[:30]}.{hint} Type /help for the list.")
 
@@ -307,8 +314,8 @@ class ConsoleSession:
         would unfold, each batch stamped with the time it fired.
         """
         while True:
-            async with self.app.store.transaction() as tx:
-                due = await tx.next_nudge_due()
+            async with self.app.store.reading() as tx:
+                due = await tx.nudges.next_due()
             now = self.clock.now()
             if due is None or due > target:
                 break
@@ -317,8 +324,8 @@ class ConsoleSession:
                 self._print(f"⏱ {self._local(due)}")
             before = self.clock.now()
             await self.deliver_due()
-            async with self.app.store.transaction() as tx:
-                again = await tx.next_nudge_due()
+            async with self.app.store.reading() as tx:
+                again = await tx.nudges.next_due()
             if again is not None and again <= before:
                 break  # held back (e.g. a platform rate limit): the scheduler retries later
         now = self.clock.now()
@@ -393,7 +400,7 @@ class ConsoleSession:
             return
         form, values = self._form.form, self._form.values
         self._form = None
-        reply = await self.app.core.handle_form(self.caller(), form.command, values)
+        reply = await self.app.core.handle_form(self.caller(), form.id, values)
         self._show_reply(reply)
 
     # -- output ------------------------------------------------------------------------------
@@ -407,7 +414,8 @@ class ConsoleSession:
     def _show_reply(self, reply: Reply) -> None:
         form: Form | None = None
         for message in reply.messages:
-            self._print(render_message(message, self.book, show_command=self._readable))
+            self._print(render_message(message, self.book, self._speaker_id,
+                                       show_command=self._readable))
             form = form or message.form
         if form is not None:
             self._start_form(form)
@@ -420,8 +428,10 @@ class ConsoleSession:
 
     def _format_delivery(self, record: SentMessage) -> str:
         dest = record.destination
+        owner = ANYONE
         if isinstance(dest, DirectMessage):
             head = f"→ DM to {dest.member.display_name}: "
+            owner = dest.member.platform_user_id
         elif isinstance(dest, SpacePost):
             space = self.messenger.spaces.get(dest.space_ref)
             head = f"→ in private space ({_names(space) if space else dest.space_ref}): "
@@ -430,13 +440,17 @@ class ConsoleSession:
         else:  # pragma: no cover - Destination is a closed union
             head = "→ "
         body = render_message(
-            record.message, self.book, indent="    ", show_command=self._readable
+            record.message, self.book, owner, indent="    ", show_command=self._readable
         )
         return head + body.lstrip()
 
     def _readable(self, command: str) -> str:
         names = {p.user_id: p.name for p in self.people.values()}
         return readable_command(command, names)
+
+    @property
+    def _speaker_id(self) -> str:
+        return self._speaker.user_id if self._speaker else ANYONE
 
     # -- state -------------------------------------------------------------------------------
 
@@ -446,21 +460,21 @@ class ConsoleSession:
         return self._community_zone or self.app.settings.community.default_timezone
 
     async def _existing_user_id(self, name: str) -> str | None:
-        async with self.app.store.transaction() as tx:
-            community = await tx.community(PLATFORM, COMMUNITY_ID)
+        async with self.app.store.reading() as tx:
+            community = await tx.communities.get(PLATFORM, COMMUNITY_ID)
             if community is None:
                 return None
-            found = await tx.members_named(community.id, name)
+            found = await tx.members.named(community.id, name)
         return found[0].platform_user_id if len(found) == 1 else None
 
     async def _refresh(self, person: Person) -> None:
-        async with self.app.store.transaction() as tx:
-            community = await tx.community(PLATFORM, COMMUNITY_ID)
+        async with self.app.store.reading() as tx:
+            community = await tx.communities.get(PLATFORM, COMMUNITY_ID)
             member = (
-                await tx.member_by_platform_id(community.id, person.user_id)
+                await tx.members.by_platform_id(community.id, person.user_id)
                 if community is not None else None
             )
-            overrides = await tx.community_settings(community.id) if community else {}
+            overrides = await tx.communities.settings(community.id) if community else {}
         self._community_zone = str(overrides.get("default_timezone") or "") or None
         if member is not None:
             person.timezone = member.timezone
@@ -472,8 +486,8 @@ class ConsoleSession:
 
     async def seed_demo(self) -> None:
         """Create the demo community on first run (nothing happens if it exists)."""
-        async with self.app.store.transaction() as tx:
-            exists = await tx.community(PLATFORM, COMMUNITY_ID) is not None
+        async with self.app.store.reading() as tx:
+            exists = await tx.communities.get(PLATFORM, COMMUNITY_ID) is not None
         for demo in DEMO_PEOPLE:
             person = await self.add_person(
                 demo.name, demo.timezone, role=demo.role, organizer=demo.name == "Kofi"

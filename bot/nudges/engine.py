@@ -1,49 +1,73 @@
 """The nudge engine: deliver every due nudge exactly once, from the nudge table.
 
 The table is the truth. A run claims due rows atomically (``pending`` → ``sending`` under a
-fresh token, so two processes never take the same row), renders each from the current state,
-sends it through the adapter's :class:`~bot.ports.Messenger` with an idempotency key, and marks
-the outcome: ``sent``, ``stale`` (with the reason) or ``failed`` (with the error, and organizers
-told). A row left in ``sending`` by a process that died is recovered: the platform is asked
-whether it already has the message, and it is sent if and only if not.
+fresh token and this process's identity, so two processes never take the same row), renders
+each from the current state, sends it through the adapter's :class:`~bot.ports.Messenger` with
+an idempotency key, and records the outcome: ``sent``, ``stale`` (with the reason) or ``failed``
+(with the error, and organizers told). Rows left in ``sending`` by a process that is gone are
+taken over (``recover``): the platform is asked whether it already has the message, and it is
+sent if and only if not.
 
-Platform trouble: 429 waits for Retry-After (the whole batch steps back), 5xx and time-outs back
-off exponentially up to ``max_attempts``, a refused DM falls back to a mention in a channel.
+When a nudge may arrive is each kind's declared :class:`~bot.nudges.kinds.Timing`, applied
+here once: prompts wait for the recipient's quiet hours, follow-ups also honour "follow-ups off"
+and snoozes. A postponed nudge keeps its row (its due time moves), so one event is one row.
+
+Platform trouble: a 429 holds back only what the platform said (a destination, a community, or
+everything) until Retry-After; 5xx and time-outs back off exponentially up to
+``max_attempts``; a refused DM falls back to a mention in a channel or the intro's space.
+Direct messages are budgeted per member per day and per community per hour: what is over the
+budget waits (never dropped).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
 
-from bot import notifications as n
+from bot import choice_ids
+from bot import quiet_hours as qh
 from bot.clock import Clock
 from bot.config import CommunityDefaults, NudgeSettings
-from bot.domain import Community
+from bot.domain import Community, NewNudge, Nudge, NudgeOutcome, SentNudge
 from bot.messages import MessageBuilder
+from bot.nudges.kinds import (
+    Done,
+    NudgeKind,
+    NudgeKinds,
+    OpenSpace,
+    Outgoing,
+    RenderContext,
+    Stale,
+    Timing,
+)
+from bot.nudges.workers import Identity, gone_workers
 from bot.ports import (
     ChannelPost,
     Delivered,
     Destination,
     DirectMessage,
+    HoldScope,
     Messenger,
     PermanentFailure,
     RateLimited,
     RecipientUnreachable,
     SpacePost,
+    destination_key,
 )
-from storage.store import NewNudge, NudgeRow, Store, Tx
+from bot.repositories import Store, Tx
 
 log = logging.getLogger(__name__)
 
+ORGANIZER_ALERT = "organizer.alert"
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
+MEMBER_BUDGET_WINDOW = timedelta(days=1)
+COMMUNITY_BUDGET_WINDOW = timedelta(hours=1)
 #: Yield to the event loop every so many nudges rendered or sent: a batch's Python work runs
 #: without awaiting anything when renderers and the platform answer at once.
 YIELD_EVERY = 100
@@ -62,6 +86,7 @@ class RunStats:
     retried: int = 0
     recovered: int = 0
     fallbacks: int = 0
+    postponed: int = 0
 
     def add(self, other: RunStats) -> None:
         for key in vars(self):
@@ -69,38 +94,34 @@ class RunStats:
 
     @property
     def handled(self) -> int:
-        return self.sent + self.stale + self.failed + self.retried
+        return self.sent + self.stale + self.failed + self.retried + self.postponed
 
 
-class _Out(NamedTuple):
-    """A claimed nudge rendered into a message, waiting to be sent (a tuple: hundreds a batch)."""
+@dataclass(frozen=True)
+class _Out:
+    """A claimed nudge rendered into a message, waiting to be sent."""
 
-    nudge: NudgeRow
+    nudge: Nudge
     community: Community
     settings: CommunityDefaults
-    out: n.Outgoing
-
-
-class _Communities(dict[int, tuple[Community, CommunityDefaults]]):
-    """Communities and their settings, read once per few seconds during a run, not per row."""
-
-    TTL = 5.0
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._since = time.monotonic()
-
-    def expire(self) -> None:
-        if time.monotonic() - self._since > self.TTL:
-            self.clear()
-            self._since = time.monotonic()
+    out: Outgoing
 
 
 @dataclass
 class _Batch:
-    sent: list[tuple[int, str, str | None, str | None]] = field(default_factory=list)
-    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    """A batch's results, recorded in one transaction."""
+
+    sent: list[SentNudge] = field(default_factory=list)
+    outcomes: list[NudgeOutcome] = field(default_factory=list)
     follow_ups: list[NewNudge] = field(default_factory=list)
+
+
+@dataclass
+class _Budget:
+    """Direct messages already sent in the windows, counted once per batch."""
+
+    per_member: Counter[int] = field(default_factory=Counter)
+    per_community: Counter[int] = field(default_factory=Counter)
 
 
 class NudgeEngine:
@@ -113,25 +134,80 @@ class NudgeEngine:
         clock: Clock,
         settings: NudgeSettings,
         defaults: CommunityDefaults,
+        kinds: NudgeKinds,
+        *,
+        identity: Identity | None = None,
+        platform: str | None = None,
     ) -> None:
         self.store = store
         self.messenger = messenger
         self.clock = clock
         self.settings = settings
         self.defaults = defaults
-        self.hold_until: datetime | None = None
-        """After a 429: no new claims before this time (the platform asked us to wait)."""
+        self.kinds = kinds
+        self.platform = platform
+        """Claim only this platform's nudges (None: every platform, as the console does)."""
+        self.identity = identity or Identity.of_this_process(platform)
+        self._holds: dict[str, datetime] = {}
+
+    # -- holds after a 429 -------------------------------------------------------------------
+
+    @property
+    def hold_until(self) -> datetime | None:
+        """When a hold on everything ends (a global 429), if one is on."""
+        return self._holds.get("*")
+
+    def held(self) -> bool:
+        """Whether the platform told us to stop everything and the wait is not over yet."""
+        until = self._holds.get("*")
+        return until is not None and self.clock.now() < until
+
+    def _hold_for(self, item: _Out, destination: Destination | None) -> datetime | None:
+        now = self.clock.now()
+        keys = ["*", f"c{item.community.id}"]
+        if destination is not None:
+            keys.append(f"c{item.community.id}:{destination_key(destination)}")
+        ends = [self._holds[k] for k in keys if k in self._holds and self._holds[k] > now]
+        return max(ends) if ends else None
+
+    def _hold(self, item: _Out, destination: Destination | None, exc: RateLimited) -> datetime:
+        until = self.clock.now() + timedelta(seconds=max(exc.retry_after, 0.5))
+        if exc.scope is HoldScope.EVERYTHING or destination is None:
+            key = "*"
+        elif exc.scope is HoldScope.COMMUNITY:
+            key = f"c{item.community.id}"
+        else:
+            key = f"c{item.community.id}:{destination_key(destination)}"
+        self._holds[key] = max(until, self._holds.get(key, until))
+        log.warning("rate limited (%s) for %.1fs; holding %s", exc, exc.retry_after, key)
+        return until
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def register(self) -> None:
+        """Record this process as alive (its claims carry its identity)."""
+        async with self.store.transaction() as tx:
+            await tx.workers.register(self.identity.as_worker(self.clock.now()))
+
+    async def heartbeat(self) -> None:
+        async with self.store.transaction() as tx:
+            if not await tx.workers.beat(self.identity.id, self.clock.now()):
+                log.warning("this process was taken for gone; registering again")
+                await tx.workers.register(self.identity.as_worker(self.clock.now()))
+
+    async def unregister(self) -> None:
+        async with self.store.transaction() as tx:
+            await tx.workers.remove(self.identity.id)
 
     async def run_due(self, *, max_batches: int | None = None) -> RunStats:
-        """Deliver everything due now (in batches, yielding to the event loop between them).
+        """Deliver everything due now, in batches, yielding to the event loop between them.
 
-        The outcomes of one batch are recorded in the same transaction that claims the next
-        (one transaction per batch instead of two while a backlog drains); until then those
-        rows stay ``sending``, which recovery resolves if the process dies in between.
+        The outcomes of one batch are recorded in the same transaction that claims the next;
+        until then those rows stay ``sending`` under this process's identity, which recovery
+        resolves if the process dies in between.
         """
         total = RunStats()
         batches = 0
-        communities = _Communities()
         unrecorded: _Batch | None = None
         try:
             while max_batches is None or batches < max_batches:
@@ -141,11 +217,12 @@ class NudgeEngine:
                 async with self.store.transaction() as tx:
                     if unrecorded is not None:
                         await self._record(tx, unrecorded)
-                    claimed = await tx.claim_due_nudges(
-                        self.clock.now(), self.settings.batch_size, token
+                    claimed = await tx.nudges.claim_due(
+                        self.clock.now(), self.settings.batch_size, token,
+                        worker=self.identity.id, platform=self.platform,
                     )
                     if claimed:
-                        stats, outgoing = await self._render(tx, claimed, token, communities)
+                        stats, outgoing = await self._render(tx, claimed, token)
                 unrecorded = None  # committed (on an error, ``finally`` records it alone)
                 if not claimed:
                     break
@@ -160,34 +237,35 @@ class NudgeEngine:
                     await self._record(tx, unrecorded)
         return total
 
-    async def recover(self, *, older_than: timedelta | None = None) -> RunStats:
-        """Resolve nudges left in ``sending`` by a process that died.
+    async def recover(self) -> RunStats:
+        """Resolve nudges left in ``sending`` by processes that are gone.
 
-        Each is sent if and only if the platform does not already have it (asked with the
-        nudge's idempotency key). ``older_than`` is how long a claim must be unanswered before
-        it counts as abandoned; ``timedelta(0)`` is right only when no other process runs.
+        A process on this host whose pid no longer runs is gone at once (so a restart resolves
+        its own interrupted batch immediately); elsewhere, when its heartbeat is older than the
+        lease. Claims without an owner count after ``claim_timeout_seconds``. Each nudge is sent
+        if and only if the platform does not already have it (asked with its key).
         """
-        cutoff_age = (
-            older_than
-            if older_than is not None
-            else timedelta(seconds=self.settings.claim_timeout_seconds)
-        )
+        now = self.clock.now()
+        lease = timedelta(seconds=self.settings.worker_lease_seconds)
+        async with self.store.transaction() as tx:
+            gone = gone_workers(await tx.workers.all(), self.identity, now, lease)
         total = RunStats()
-        communities = _Communities()
-        cutoff = self.clock.now() - cutoff_age + timedelta(microseconds=1)
+        # Claims at least claim_timeout_seconds old (the repository compares strictly).
+        cutoff = now - timedelta(seconds=self.settings.claim_timeout_seconds, microseconds=-1)
         after_id = 0
         while True:
             token = uuid.uuid4().hex
-            now = self.clock.now()
             async with self.store.transaction() as tx:
-                mine = await tx.reclaim_stuck_nudges(
-                    cutoff, after_id, self.settings.batch_size, token, now
+                mine = await tx.nudges.reclaim(
+                    gone_workers=gone, claimed_before=cutoff, after_id=after_id,
+                    limit=self.settings.batch_size, token=token, now=self.clock.now(),
+                    worker=self.identity.id, platform=self.platform,
                 )
                 if not mine:
                     break
                 after_id = mine[-1].id
                 log.warning("recovering %d nudge(s) whose sending was interrupted", len(mine))
-                stats, outgoing = await self._render(tx, mine, token, communities)
+                stats, outgoing = await self._render(tx, mine, token)
             batch, sent = await self._send_batch(outgoing, token, check_platform_first=True)
             async with self.store.transaction() as tx:
                 await self._record(tx, batch)
@@ -195,31 +273,32 @@ class NudgeEngine:
             stats.recovered = len(mine)
             total.add(stats)
             await asyncio.sleep(0)
+        if gone:
+            async with self.store.transaction() as tx:
+                for worker_id in gone:
+                    await tx.workers.remove(worker_id)
         return total
 
-    def held(self) -> bool:
-        """Whether a 429 told us to wait and the wait is not over yet."""
-        return self.hold_until is not None and self.clock.now() < self.hold_until
-
     async def next_due(self) -> datetime | None:
-        """When the engine has something to do next (respecting a platform's Retry-After)."""
-        async with self.store.transaction() as tx:
-            due = await tx.next_nudge_due()
-        if due is not None and self.held() and self.hold_until is not None:
-            return max(due, self.hold_until)
+        """When the engine has something to do next (respecting a global Retry-After)."""
+        async with self.store.reading() as tx:
+            due = await tx.nudges.next_due(self.platform)
+        hold = self.hold_until
+        if due is not None and hold is not None and self.held():
+            return max(due, hold)
         return due
 
-    # -- internals ---------------------------------------------------------------------------
+    # -- rendering ---------------------------------------------------------------------------
 
     async def _community(self, tx: Tx, community_id: int) -> tuple[Community, CommunityDefaults]:
-        community = await tx.community_by_id(community_id)
+        community = await tx.communities.by_id(community_id)
         if community is None:
             raise LookupError(f"community {community_id} is gone")
-        overrides = await tx.community_settings(community_id)
+        overrides = await tx.communities.settings(community_id)
         return community, self.defaults.model_copy(update=overrides)
 
     async def _render(
-        self, tx: Tx, claimed: Sequence[NudgeRow], token: str, communities: _Communities
+        self, tx: Tx, claimed: Sequence[Nudge], token: str
     ) -> tuple[RunStats, list[_Out]]:
         """Render a claimed batch inside the claiming transaction.
 
@@ -229,47 +308,123 @@ class NudgeEngine:
         """
         stats = RunStats()
         now = self.clock.now()
-        communities.expire()
-        finished: list[dict[str, Any]] = []
+        finished: list[NudgeOutcome] = []
         follow_ups: list[NewNudge] = []
         outgoing: list[_Out] = []
-        # One context per community per batch, all appending to the batch's follow-ups (in
-        # nudge order, as before): a context per nudge cost about a tenth of the rendering
-        # in the 100k benchmark. A failed render drops only what it queued itself.
-        contexts: dict[int, n.RenderContext] = {}
+        contexts: dict[int, RenderContext] = {}
+        budget = _Budget()
         for i, nudge in enumerate(claimed):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
             ctx = contexts.get(nudge.community_id)
             if ctx is None:
-                known = communities.get(nudge.community_id)
-                if known is None:
-                    known = communities[nudge.community_id] = await self._community(
-                        tx, nudge.community_id
-                    )
-                ctx = contexts[nudge.community_id] = n.RenderContext(
-                    tx, known[0], known[1], now, follow_ups
+                community, settings = await self._community(tx, nudge.community_id)
+                ctx = contexts[nudge.community_id] = RenderContext(
+                    tx, community, settings, now, follow_ups
                 )
             queued = len(follow_ups)
+            kind = self.kinds.get(nudge.kind)
             try:
-                result = await n.render(ctx, nudge)
+                if kind is None:
+                    raise Stale(f"unknown nudge kind {nudge.kind!r}")
+                result = await kind.render(ctx, nudge)
+                if isinstance(result, Outgoing):
+                    later = await self._when_allowed(ctx, kind, nudge)
+                    if later is None:
+                        later = await self._over_budget(ctx, nudge, result, budget)
+                    if later is not None:
+                        del follow_ups[queued:]
+                        finished.append(NudgeOutcome(
+                            nudge.id, token, "pending", due_at=later[0],
+                            outcome=f"postponed until {later[0].isoformat()} ({later[1]})",
+                        ))
+                        stats.postponed += 1
+                        continue
+            except Stale as stale:
+                del follow_ups[queued:]
+                finished.append(self._final(nudge, token, "stale", stale.reason))
+                stats.stale += 1
+                continue
             except Exception as exc:  # a bug in a renderer must not block the others
                 log.exception("rendering nudge %s (%s) failed", nudge.id, nudge.kind)
-                result = n.Stale(f"could not render: {type(exc).__name__}: {exc}")
                 del follow_ups[queued:]
-            if type(result) is n.Outgoing:  # the usual case first: one type test, not two
-                outgoing.append(_Out(nudge, ctx.community, ctx.settings, result))
-            elif isinstance(result, n.Stale):
-                finished.append(self._final(nudge, token, "stale", result.reason))
+                finished.append(self._final(
+                    nudge, token, "stale", f"could not render: {type(exc).__name__}: {exc}"
+                ))
                 stats.stale += 1
-            elif isinstance(result, n.Done):
+                continue
+            if isinstance(result, Done):
                 finished.append(self._final(nudge, token, "sent", result.outcome))
                 stats.sent += 1
-            else:
-                outgoing.append(_Out(nudge, ctx.community, ctx.settings, result))
-        await tx.finish_nudges(finished)
-        await tx.add_nudges(follow_ups, now)
+                continue
+            sealed = await self._seal(tx, ctx.community, result)
+            outgoing.append(_Out(nudge, ctx.community, ctx.settings, sealed))
+        await tx.nudges.finish(finished)
+        await tx.nudges.add(follow_ups, now)
         return stats, outgoing
+
+    async def _when_allowed(
+        self, ctx: RenderContext, kind: NudgeKind, nudge: Nudge
+    ) -> tuple[datetime, str] | None:
+        """Later, and why, if this kind of nudge may not reach its recipient now."""
+        if kind.timing in (Timing.NOW, Timing.BEFORE_SESSION) or nudge.recipient_id is None:
+            return None
+        member = await ctx.tx.members.get(ctx.community.id, nudge.recipient_id)
+        if member is None:
+            raise Stale("member no longer exists")
+        quiet = qh.of_member(member, ctx.settings.quiet_hours, ctx.settings.default_timezone)
+        if kind.timing is Timing.FOLLOWUP:
+            if member.followups_off:
+                raise Stale("follow-ups turned off")
+            paused = member.followups_paused_until
+            if paused is not None and paused > ctx.now:
+                return qh.next_allowed(paused, quiet), "follow-ups snoozed"
+        if quiet is not None and quiet.contains(ctx.now):
+            return quiet.next_allowed(ctx.now), "quiet hours"
+        return None
+
+    async def _over_budget(
+        self, ctx: RenderContext, nudge: Nudge, out: Outgoing, budget: _Budget
+    ) -> tuple[datetime, str] | None:
+        """Later, if sending this DM would go over the member's or the community's budget."""
+        if not isinstance(out.destination, DirectMessage) or nudge.recipient_id is None:
+            return None
+        settings, community_id = ctx.settings, ctx.community.id
+        if community_id not in budget.per_community:
+            budget.per_community[community_id] = await ctx.tx.nudges.dms_sent(
+                community_id, ctx.now - COMMUNITY_BUDGET_WINDOW
+            )
+        if nudge.recipient_id not in budget.per_member:
+            budget.per_member[nudge.recipient_id] = await ctx.tx.nudges.dms_sent(
+                community_id, ctx.now - MEMBER_BUDGET_WINDOW, recipient_id=nudge.recipient_id
+            )
+        if budget.per_member[nudge.recipient_id] >= settings.dm_per_member_per_day:
+            return ctx.now + timedelta(hours=1), (
+                f"queued: over the DM budget of {settings.dm_per_member_per_day} a day "
+                "for this member"
+            )
+        if budget.per_community[community_id] >= settings.dm_per_community_per_hour:
+            return ctx.now + timedelta(minutes=10), (
+                f"queued: over the DM budget of {settings.dm_per_community_per_hour} an hour "
+                "for this community"
+            )
+        budget.per_member[nudge.recipient_id] += 1
+        budget.per_community[community_id] += 1
+        return None
+
+    async def _seal(self, tx: Tx, community: Community, out: Outgoing) -> Outgoing:
+        """Give the message's buttons their ids (with the community, see ``choice_ids``)."""
+        if not out.message.choices and out.message.form is None:
+            return out
+        now = self.clock.now()
+
+        async def stash(command: str) -> int:
+            return await tx.communities.stash_command(community.id, command, now)
+
+        message = await choice_ids.seal(out.message, community.id, stash)
+        return Outgoing(out.destination, message, out.fallback_channel)
+
+    # -- sending -----------------------------------------------------------------------------
 
     async def _send_batch(
         self, outgoing: Sequence[_Out], token: str, *, check_platform_first: bool = False
@@ -277,27 +432,26 @@ class NudgeEngine:
         """Send the rendered messages one by one; the outcomes are recorded by the caller."""
         stats = RunStats()
         batch = _Batch()
-        hold = self.hold_until if self.held() else None
         for i, item in enumerate(outgoing):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # a fast platform never awaits: let others in
             nudge = item.nudge
-            if hold is not None:  # the platform said wait: the rest steps back, untried
+            plain = item.out.destination
+            known = plain if not isinstance(plain, OpenSpace) else None
+            hold = self._hold_for(item, known)
+            if hold is not None:  # the platform said wait: this one steps back, untried
                 batch.outcomes.append(self._retry(nudge, token, hold, count=False))
                 stats.retried += 1
                 continue
             try:
                 # A nudge tried before may have reached the platform (a time-out after the
                 # platform took it): ask before sending again, as after a crash.
-                delivered, note = await self._send(
+                delivered, note, via = await self._send(
                     item, check_platform_first=check_platform_first or nudge.attempts > 0
                 )
             except RateLimited as exc:
-                hold = self.hold_until = self.clock.now() + timedelta(
-                    seconds=max(exc.retry_after, 0.5)
-                )
-                log.warning("rate limited for %.1fs; stepping back", exc.retry_after)
-                batch.outcomes.append(self._retry(nudge, token, hold, count=False))
+                until = self._hold(item, known, exc)
+                batch.outcomes.append(self._retry(nudge, token, until, count=False))
                 stats.retried += 1
                 continue
             except (RecipientUnreachable, PermanentFailure) as exc:
@@ -319,34 +473,36 @@ class NudgeEngine:
                     batch.outcomes.append(self._retry(nudge, token, self.clock.now() + delay))
                     stats.retried += 1
                 continue
-            batch.sent.append((nudge.id, token, delivered.ref, note))
+            batch.sent.append(SentNudge(nudge.id, token, delivered.ref, note, via))
             stats.sent += 1
-            if note and "mentioned in" in note:
+            if via != "dm" and isinstance(item.out.destination, DirectMessage):
                 stats.fallbacks += 1
         return batch, stats
 
     async def _record(self, tx: Tx, batch: _Batch) -> None:
         now = self.clock.now()
-        await tx.mark_nudges_sent(batch.sent, now)
-        await tx.finish_nudges(batch.outcomes)
-        await tx.add_nudges(batch.follow_ups, now)
+        await tx.nudges.mark_sent(batch.sent, now)
+        await tx.nudges.finish(batch.outcomes)
+        await tx.nudges.add(batch.follow_ups, now)
 
     async def _send(
         self, item: _Out, *, check_platform_first: bool
-    ) -> tuple[Delivered, str | None]:
-        nudge, community, _settings, out = item
+    ) -> tuple[Delivered, str | None, str]:
+        """Deliver one message: (what the platform said, a note for organizers, how)."""
+        nudge, community, out = item.nudge, item.community, item.out
         key = idempotency_key(nudge.id)
         destination = out.destination
-        if isinstance(destination, n.OpenSpace):  # else no await: one coroutine less a nudge
+        if isinstance(destination, OpenSpace):
             destination = await self._open_space(community, destination)
+        via = _via(destination)
         if check_platform_first:
             found = await self.messenger.find_sent(community.external_id, destination, key)
             if found is not None:
-                return found, "found already delivered after an interrupted send"
+                return found, "found already delivered after an interrupted send", via
         try:
             return await self.messenger.send(
                 community.external_id, destination, out.message, key
-            ), None
+            ), None, via
         except RecipientUnreachable as exc:
             if not isinstance(destination, DirectMessage):
                 raise
@@ -357,13 +513,14 @@ class NudgeEngine:
             if check_platform_first:
                 found = await self.messenger.find_sent(community.external_id, fallback_to, fb_key)
                 if found is not None:
-                    return found, f"private message refused ({exc}); mention found already sent"
-            member = destination.member
+                    return found, (f"private message refused ({exc}); "
+                                   "mention found already sent"), _via(fallback_to)
             fallback = (
                 MessageBuilder()
-                .mention(member, ping=True)
+                .mention(destination.member, ping=True)
                 .say(" I tried to send you a private message but couldn't. "
-                     "Please allow direct messages from me, then type `my` to catch up.")
+                     "Please allow direct messages from me, then type ")
+                .hint("my").say(" to catch up.")
                 .build()
             )
             delivered = await self.messenger.send(
@@ -372,10 +529,11 @@ class NudgeEngine:
             where = (
                 fallback_to.channel if isinstance(fallback_to, ChannelPost) else "the intro space"
             )
-            return delivered, f"private message refused ({exc}); mentioned in {where}"
+            return delivered, f"private message refused ({exc}); mentioned in {where}", _via(
+                fallback_to)
 
     async def _fallback_destination(
-        self, nudge: NudgeRow, out: n.Outgoing
+        self, nudge: Nudge, out: Outgoing
     ) -> ChannelPost | SpacePost | None:
         """Where to mention someone whose DMs are closed: the renderer's channel, else the
         intro's private space (never a public channel for a private matter)."""
@@ -383,44 +541,52 @@ class NudgeEngine:
             return ChannelPost(out.fallback_channel)
         if nudge.intro_id is None:
             return None
-        async with self.store.transaction() as tx:
-            intro = await tx.intro(nudge.community_id, nudge.intro_id)
+        async with self.store.reading() as tx:
+            intro = await tx.intros.get(nudge.community_id, nudge.intro_id)
         if intro is not None and intro.space_ref:
             return SpacePost(intro.space_ref)
         return None
 
-    async def _open_space(self, community: Community, space: n.OpenSpace) -> Destination:
-        ref = await self.messenger.open_space(community.external_id, space.members, space.title)
+    async def _open_space(self, community: Community, space: OpenSpace) -> Destination:
+        ref = await self.messenger.open_space(
+            community.external_id, space.key, space.members, space.title, space.parent_channel
+        )
         async with self.store.transaction() as tx:
-            await tx.set_intro_space(space.intro_id, ref)
+            await tx.intros.set_space(space.intro_id, ref)
         return SpacePost(ref)
 
-    def _final(self, nudge: NudgeRow, token: str, state: str, outcome: str) -> dict[str, Any]:
-        return {"id": nudge.id, "token": token, "state": state, "outcome": outcome[:1000],
-                "sent_at": self.clock.now() if state == "sent" else None}
+    # -- outcomes ----------------------------------------------------------------------------
+
+    def _final(self, nudge: Nudge, token: str, state: str, outcome: str) -> NudgeOutcome:
+        return NudgeOutcome(nudge.id, token, state, outcome=outcome[:1000],
+                            sent_at=self.clock.now() if state == "sent" else None)
 
     def _retry(
-        self, nudge: NudgeRow, token: str, due_at: datetime, *, count: bool = True
-    ) -> dict[str, Any]:
-        return {"id": nudge.id, "token": token, "state": "pending", "due_at": due_at,
-                "attempts": nudge.attempts + (1 if count else 0)}
+        self, nudge: Nudge, token: str, due_at: datetime, *, count: bool = True
+    ) -> NudgeOutcome:
+        return NudgeOutcome(nudge.id, token, "pending", due_at=due_at,
+                            attempts=nudge.attempts + (1 if count else 0))
 
     def _give_up(self, item: _Out, token: str, error: str, batch: _Batch) -> None:
         nudge = item.nudge
         log.error("nudge %s (%s) failed for good: %s", nudge.id, nudge.kind, error)
-        batch.outcomes.append(
-            {"id": nudge.id, "token": token, "state": "failed", "outcome": error[:1000],
-             "attempts": nudge.attempts + 1}
-        )
-        if nudge.kind != n.ORGANIZER_ALERT and item.settings.organizer_channel:
+        batch.outcomes.append(NudgeOutcome(nudge.id, token, "failed", outcome=error[:1000],
+                                           attempts=nudge.attempts + 1))
+        if nudge.kind != ORGANIZER_ALERT and item.settings.organizer_channel:
             batch.follow_ups.append(
                 NewNudge(
-                    nudge.community_id, n.ORGANIZER_ALERT, self.clock.now(),
+                    nudge.community_id, ORGANIZER_ALERT, self.clock.now(),
                     channel=item.settings.organizer_channel,
-                    payload={"text": f"A {nudge.kind} message (nudge #{nudge.id}) could not "
-                                     f"be delivered: {error[:300]}"},
+                    payload={"text": f"A {self.kinds.readable(nudge.kind)} message "
+                                     f"(nudge #{nudge.id}) could not be delivered: "
+                                     f"{error[:300]}"},
                 )
             )
 
 
-__all__ = ["ChannelPost", "NudgeEngine", "RunStats", "idempotency_key"]
+def _via(destination: Destination) -> str:
+    if isinstance(destination, DirectMessage):
+        return "dm"
+    if isinstance(destination, ChannelPost):
+        return "channel"
+    return "space"

@@ -32,40 +32,50 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None
 ALARM = {"max_instances": 1000}
 
 
-_frozen = False
-
-
-def _freeze_startup_objects() -> None:
-    """Keep the garbage collector's full passes short while a backlog drains.
-
-    Everything alive at start (modules, settings, SQLAlchemy's caches: ~90k objects) would be
-    traversed by every full collection, which took ~80 ms mid-drain; ``gc.freeze`` moves it out
-    of the collector's sight (it is still freed normally by reference counting).
-    """
-    global _frozen
-    if not _frozen:
-        gc.freeze()
-        _frozen = True
-
-
 class NudgeScheduler:
     """Runs the engine when nudges are due; at most one run at a time."""
 
-    def __init__(self, engine: NudgeEngine, sweep_seconds: float) -> None:
+    def __init__(
+        self, engine: NudgeEngine, sweep_seconds: float, heartbeat_seconds: float = 5.0
+    ) -> None:
         self.engine = engine
         self.sweep_seconds = sweep_seconds
+        self.heartbeat_seconds = heartbeat_seconds
         self.scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone=UTC)
         self._lock = asyncio.Lock()
         self._again = False
 
-    async def start(self) -> None:
-        """Recover interrupted sends, deliver the backlog in the background, start waking."""
+    async def start(self) -> RunStats:
+        """Say this process is alive, take over the claims of processes that are gone (this
+        one's previous run included), then deliver the backlog in the background and wake up
+        whenever something is due. Returns what the recovery at start did."""
+        await self.engine.register()
+        recovered = RunStats()
+        try:
+            recovered = await self.engine.recover()
+        except Exception:  # the database was away: the first sweep tries again
+            log.exception("recovering interrupted nudges at start failed")
         self.scheduler.add_job(
             self.sweep, "interval", seconds=self.sweep_seconds, id="sweep", replace_existing=True
         )
+        self.scheduler.add_job(
+            self.heartbeat, "interval", seconds=self.heartbeat_seconds, id="heartbeat",
+            replace_existing=True,
+        )
         self.scheduler.start()
-        _freeze_startup_objects()
+        # Everything alive at start (modules, settings, SQLAlchemy's caches: ~90k objects) would
+        # be traversed by every full collection (~80 ms mid-drain); gc.freeze, a documented gc
+        # API, moves it out of the collector's sight. Freezing again later is harmless.
+        gc.freeze()
         self.wake()
+        return recovered
+
+    async def heartbeat(self) -> None:
+        """Tell other processes this one is alive, so they leave its claims alone."""
+        try:
+            await self.engine.heartbeat()
+        except Exception:
+            log.exception("recording the heartbeat failed; trying again shortly")
 
     async def stop(self) -> None:
         """Stop waking; let a run in progress finish recording its outcomes first.
@@ -78,6 +88,10 @@ class NudgeScheduler:
         self.scheduler.pause()
         async with self._lock:
             self.scheduler.shutdown(wait=False)
+        try:
+            await self.engine.unregister()
+        except Exception:
+            log.exception("could not unregister this process; its lease will run out")
 
     def wake(self) -> None:
         """Run as soon as possible (called after a command queued messages)."""

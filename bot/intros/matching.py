@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 
 from bot.domain import IntroRequest, Member
-from bot.flows.loads import mentor_loads
 from bot.matching import rank_mentors
-from bot.notifications import RenderContext
+from bot.nudges.kinds import RenderContext
+from bot.profiles.capacity import mentor_loads
 
 log = logging.getLogger(__name__)
 
 
 async def next_mentor(ctx: RenderContext, member: Member, intro: IntroRequest) -> Member | None:
     """The best-ranked mentor for the request's topic, other than the one already asked."""
-    profiles = await ctx.tx.profiles(ctx.community.id)
-    members = await ctx.tx.members_by_ids(ctx.community.id, (p.member_id for p in profiles))
+    profiles = await ctx.tx.profiles.all(ctx.community.id)
+    members = await ctx.tx.members.by_ids(ctx.community.id, (p.member_id for p in profiles))
     pairs = [
         (members[p.member_id], p)
         for p in profiles

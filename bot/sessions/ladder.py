@@ -1,10 +1,10 @@
 """The nudge ladder: which reminders and follow-ups a session gets, and when.
 
-Why a separate planner: booking (``bot.flows.sessions``) only says *what happened* (booked,
+Why a separate planner: booking (``bot.sessions.commands``) only says *what happened* (booked,
 confirmed, moved, cancelled); this module turns that into rows of the nudge table, written in
 the same transaction. The texts are made at send time by the renderers in
-``bot.ladder_messages``, which check the current state and skip anything that no longer applies
-(cancelled, moved, agenda already shared, already answered).
+``bot.sessions.nudges`` and ``bot.followups.nudges``, which check the current state and skip
+anything that no longer applies (cancelled, moved, agenda already shared, already answered).
 
 The ladder (every offset is a community setting):
 
@@ -14,16 +14,16 @@ The ladder (every offset is a community setting):
 4. ``both_reminder_minutes`` before: remind both.
 5. At the end time: "Did it happen?" to both (Met / Didn't happen / We moved it).
 6. After "Met": the follow-ups (thank-you prompt, ``followup_days``, ``outcome_days``), planned
-   by ``bot.flows.followups``.
+   by ``bot.followups.commands``.
 
-Quiet hours: pre-session reminders (agenda asks, mentor and both reminders) are never shifted:
-a reminder moved towards or past the start is useless, and they are few and expected. "Did it
-happen?" and everything after it respect the recipient's quiet hours. Follow-ups planned by
-``bot.flows.followups`` are shifted at planning time; every renderer re-checks at send time (the
-member may have changed zone or quiet hours meanwhile) and, inside quiet hours, queues a copy at
-their end instead of sending. "Did it happen?" is planned here without loading the members (these
-functions only append to the outbox), so it relies on that send-time check alone.
-Reminders whose time has already passed when they are planned are not queued.
+Quiet hours are each kind's declared timing, applied by the engine at send time (the member may
+have changed zone or quiet hours since): pre-session reminders (agenda asks, mentor and both
+reminders) are never moved, since a reminder moved towards or past the start is useless; "Did
+it happen?" and everything after it wait for the end of the recipient's quiet hours, and
+follow-ups also honour snoozes and "follow-ups off". Follow-ups are shifted at planning time
+too, so the due time people see is already the real one. Reminders whose time has already
+passed when they are planned are recorded as skipped, with that reason, so organizers can see
+why they never came.
 
 ``plan_after_booking`` and ``plan_for_confirmed`` are plain functions (they only queue);
 ``replan`` and ``cancel_nudges`` are coroutines because they mark stored nudges stale.
@@ -34,9 +34,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.context import FlowContext
-from bot.domain import Session, SessionState
-from storage.store import NewNudge
+from bot.context import CommandContext
+from bot.domain import NewNudge, Session, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ CANCELLED_KINDS = (AGENDA_ASK, *TIMED_KINDS, THANKS_PROMPT, CHECK_IN, OUTCOME)
 
 
 def _queue(
-    ctx: FlowContext,
+    ctx: CommandContext,
     kind: str,
     session: Session,
     due_at: datetime,
@@ -83,7 +82,7 @@ def _queue(
     )
 
 
-def plan_after_booking(ctx: FlowContext, session: Session) -> None:
+def plan_after_booking(ctx: CommandContext, session: Session) -> None:
     """A session was proposed: ask the mentee for context and materials now.
 
     The ask is skipped at send time if the agenda was given with the booking.
@@ -93,7 +92,7 @@ def plan_after_booking(ctx: FlowContext, session: Session) -> None:
     _queue(ctx, AGENDA_ASK, session, ctx.now, session.member_id)
 
 
-def plan_for_confirmed(ctx: FlowContext, session: Session) -> None:
+def plan_for_confirmed(ctx: CommandContext, session: Session) -> None:
     """The time is agreed: queue the reminders before it and "Did it happen?" after it."""
     if session.start_at is None or session.state is not SessionState.CONFIRMED:
         log.debug("session %s not confirmed with a time; nothing to plan", session.id)
@@ -116,22 +115,15 @@ def plan_for_confirmed(ctx: FlowContext, session: Session) -> None:
         _queue(ctx, DID_IT_HAPPEN, session, asked_at, person)
 
 
-async def replan(ctx: FlowContext, session: Session, reason: str) -> None:
+async def replan(ctx: CommandContext, session: Session, reason: str) -> None:
     """The session's time changed: drop the reminders for the old time and plan the new one."""
-    skipped = await ctx.tx.skip_pending_nudges(reason, session_id=session.id, kinds=TIMED_KINDS)
-    # Anything still in this transaction's outbox for the old time goes too.
-    ctx.outbox[:] = [
-        n for n in ctx.outbox
-        if not (n.session_id == session.id and n.kind in TIMED_KINDS)
-    ]
+    skipped = await ctx.tx.nudges.skip_pending(reason, session_id=session.id, kinds=TIMED_KINDS)
+    ctx.drop_queued(session_id=session.id, kinds=TIMED_KINDS)  # queued for the old time
     log.debug("session %s: %d reminder(s) skipped (%s)", session.id, skipped, reason)
     plan_for_confirmed(ctx, session)
 
 
-async def cancel_nudges(ctx: FlowContext, session: Session, reason: str) -> None:
+async def cancel_nudges(ctx: CommandContext, session: Session, reason: str) -> None:
     """The session is off: nothing more about it is sent (the cancellation notice aside)."""
-    await ctx.tx.skip_pending_nudges(reason, session_id=session.id, kinds=CANCELLED_KINDS)
-    ctx.outbox[:] = [
-        n for n in ctx.outbox
-        if not (n.session_id == session.id and n.kind in CANCELLED_KINDS)
-    ]
+    await ctx.tx.nudges.skip_pending(reason, session_id=session.id, kinds=CANCELLED_KINDS)
+    ctx.drop_queued(session_id=session.id, kinds=CANCELLED_KINDS)

@@ -12,59 +12,37 @@ pick), only what may have changed since is checked again: the past, the cap and 
 not the minimum notice, so a proposal doesn't expire while it waits for an answer.
 
 Every message to the other side is a nudge written in the same transaction as the change; the
-nudge ladder (``bot.ladder``) is told about every booking, confirmation, move and cancellation
-in the same transaction too.
+nudge ladder (``bot.sessions.ladder``) is told about every booking, confirmation, move and
+cancellation in the same transaction too.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from bot import ladder
-from bot import session_messages as sm
-from bot.booking import Calendar, Rules, describe_times, load_calendar, next_free, refusal
+from bot.booking import Calendar, Rules, describe_times, next_free, refusal
 from bot.calendar_invite import series_invite, session_invite
-from bot.commands import Command
-from bot.context import FlowContext
+from bot.command import MemberRef, Need, Source, command, param
+from bot.context import CommandContext
 from bot.domain import IntroRequest, IntroState, Member, MentorProfile, Session, SessionState
 from bot.errors import NotAllowed, UserError
-from bot.flows.loads import month_start
-from bot.flows.registry import MINE_SECTIONS, REPORT_SECTIONS, handles
 from bot.messages import (
     Attachment,
     ChoiceStyle,
-    FieldKind,
-    Form,
-    FormField,
     Message,
     MessageBuilder,
     MomentStyle,
     Reply,
     text,
 )
-from bot.recurrence import LABELS, occurrences, parse_frequency, parse_times
-from bot.session_commands import (
-    BookSession,
-    CancelSession,
-    ConfirmSession,
-    CounterSession,
-    EndSeries,
-    ListSessions,
-    PickSlot,
-    ProposeSlots,
-    RepeatSession,
-    RescheduleSession,
-    SetAgenda,
-    SkipOccurrence,
-)
-from bot.text import bounded, shorten
-from bot.textcommands import Args, Verb, after_number, register, session_number
-from bot.timezones import parse_until
-from bot.when import PastTime, parse_when
+from bot.recurrence import LABELS, occurrences, parse_frequency
+from bot.sessions import ladder
+from bot.sessions import nudges as sm
+from bot.sessions.calendar import load_calendar
+from bot.text import shorten
+from bot.timezones import month_start
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +51,19 @@ MAX_AGENDA = 1500
 MAX_REASON = 500
 MAX_SLOTS = 3
 GROUP = "Sessions"
+LENGTH_HELP = "Length in minutes"
 OPEN_STATES = (SessionState.PROPOSED, SessionState.CONFIRMED)
 
 
 # -- shared steps -----------------------------------------------------------------------------
 
 
-async def _intro_with(ctx: FlowContext, other: Member) -> tuple[IntroRequest, Member, Member]:
+async def _intro_with(ctx: CommandContext, other: Member) -> tuple[IntroRequest, Member, Member]:
     """The accepted intro between the caller and ``other``: (intro, mentor, member)."""
     if other.id == ctx.me.id:
         raise UserError("You can't book a session with yourself.", "Name your mentor or mentee.")
     for member_id, mentor_id in ((ctx.me.id, other.id), (other.id, ctx.me.id)):
-        found = await ctx.tx.intros_of(
+        found = await ctx.tx.intros.of(
             ctx.community.id, member_id=member_id, mentor_id=mentor_id,
             states=[IntroState.ACCEPTED], limit=1,
         )
@@ -97,8 +76,8 @@ async def _intro_with(ctx: FlowContext, other: Member) -> tuple[IntroRequest, Me
     )
 
 
-async def _profile(ctx: FlowContext, mentor: Member) -> MentorProfile:
-    profile = await ctx.tx.profile(ctx.community.id, mentor.id)
+async def _profile(ctx: CommandContext, mentor: Member) -> MentorProfile:
+    profile = await ctx.tx.profiles.get(ctx.community.id, mentor.id)
     if profile is None:
         raise UserError(f"{mentor.display_name} isn't a mentor any more.", "Nothing was booked.")
     return profile
@@ -120,7 +99,7 @@ def _length(value: str | None, profile: MentorProfile, mentor: Member) -> int:
 
 
 def _rules(
-    ctx: FlowContext,
+    ctx: CommandContext,
     profile: MentorProfile,
     mentor: Member,
     *,
@@ -137,11 +116,12 @@ def _rules(
         month_zone=ctx.settings.default_timezone,
         enforce_windows=chosen_by.id != mentor.id,
         exclude=exclude,
+        zone=ctx.my_zone,
     )
 
 
 async def _guard(
-    ctx: FlowContext, rules: Rules, member: Member, start: datetime, duration: int,
+    ctx: CommandContext, rules: Rules, member: Member, start: datetime, duration: int,
     *, what: str = "",
 ) -> None:
     """Refuse ``start`` with the reason and the next free times (in the caller's zone)."""
@@ -155,31 +135,15 @@ async def _guard(
     raise UserError(what + why, _suggest(ctx, rules, calendar, duration))
 
 
-async def _read_when(
-    ctx: FlowContext, typed: str, rules: Rules, member: Member, duration: int,
-    *, what: str = "",
-) -> datetime:
-    """The time typed, in the caller's zone; a time already over comes with the next free ones."""
-    try:
-        return parse_when(typed, ctx.my_zone, ctx.now)
-    except PastTime as err:
-        calendar = await load_calendar(
-            ctx.tx, rules, member.id, ctx.now, ctx.now + timedelta(weeks=9)
-        )
-        raise UserError(what + err.message, _suggest(ctx, rules, calendar, duration)) from None
-    except UserError as err:
-        raise UserError(what + err.message, err.hint) from None
-
-
-def _suggest(ctx: FlowContext, rules: Rules, calendar: Calendar, duration: int) -> str:
+def _suggest(ctx: CommandContext, rules: Rules, calendar: Calendar, duration: int) -> str:
     free = next_free(duration, rules, calendar)
     if not free:
         return "I found no free time in the next 8 weeks; nothing was booked."
     return f"Next free times: {describe_times(free, ctx.my_zone)}. Nothing was booked."
 
 
-async def _mine(ctx: FlowContext, session_id: int) -> Session:
-    session = await ctx.tx.session(ctx.community.id, session_id)
+async def _mine(ctx: CommandContext, session_id: int) -> Session:
+    session = await ctx.tx.sessions.get(ctx.community.id, session_id)
     if session is None or ctx.me.id not in (session.mentor_id, session.member_id):
         raise NotAllowed(
             f"Session #{session_id} isn't one of yours.", "Type `sessions` to see yours."
@@ -193,29 +157,16 @@ def _require_open(session: Session) -> None:
                         "Nothing was changed.")
 
 
-async def _people(ctx: FlowContext, session: Session) -> tuple[Member, Member, Member]:
+async def _people(ctx: CommandContext, session: Session) -> tuple[Member, Member, Member]:
     """(mentor, member, the other one than the caller)."""
-    mentor = await ctx.tx.member(ctx.community.id, session.mentor_id)
-    member = await ctx.tx.member(ctx.community.id, session.member_id)
+    mentor = await ctx.tx.members.get(ctx.community.id, session.mentor_id)
+    member = await ctx.tx.members.get(ctx.community.id, session.member_id)
     assert mentor is not None and member is not None
     return mentor, member, (member if ctx.me.id == mentor.id else mentor)
 
 
 def _changed(session_id: int) -> UserError:
     return UserError(f"Session #{session_id} just changed.", "Type `sessions` to see it now.")
-
-
-def _reason(value: str | None) -> str | None:
-    return bounded(value, what="reason", max_length=MAX_REASON, multiline=True) if value else None
-
-
-def _when_form(title: str, command: str, *, reason: bool = False) -> Form:
-    fields = [FormField("when", "When (your timezone)", max_length=80,
-                        placeholder="tomorrow 18:00, next Tue 18:30, 2026-12-03 09:00")]
-    if reason:
-        fields.append(FormField("reason", "Note for the other side", FieldKind.LONG_TEXT,
-                                required=False, max_length=MAX_REASON))
-    return Form(title=title, command=command, fields=tuple(fields), submit_label="Send")
 
 
 def _names(mentor: Member, member: Member) -> str:
@@ -225,44 +176,47 @@ def _names(mentor: Member, member: Member) -> str:
 # -- book, propose slots ------------------------------------------------------------------------
 
 
-def book_form(other: Member, topic: str, lengths: tuple[int, ...]) -> Form:
-    return Form(
-        title=shorten(f"Book a session with {other.display_name}", 45),
-        command=f"book <member:{other.platform_user_id}>",
-        fields=(
-            FormField("when", "When (your timezone)", max_length=80,
-                      placeholder="tomorrow 18:00, next Tue 18:30, 2026-12-03 09:00"),
-            FormField("length", "Length in minutes", required=False, max_length=5,
-                      initial=str(min(lengths)),
-                      placeholder=", ".join(str(n) for n in lengths)),
-            FormField("topic", "Topic", required=False, max_length=MAX_TOPIC, initial=topic),
-            FormField("agenda", "Agenda: what you'd like to cover", FieldKind.LONG_TEXT,
-                      required=False, max_length=MAX_AGENDA),
-        ),
-        submit_label="Propose",
-    )
+@dataclass(frozen=True)
+class BookSession:
+    """Book a time with someone you were introduced to; without ``when`` a form opens."""
+
+    other: MemberRef = param.member("With whom", what="mentor or mentee", source=Source.MEMBERS)
+    when: datetime | None = param.time(allow_past=True)
+    length: str | None = param.text(LENGTH_HELP, max_length=12, what="length")
+    topic: str | None = param.topic("Topic")
+    agenda: str | None = param.text("Agenda: what you'd like to cover", long=True,
+                                    max_length=MAX_AGENDA, what="agenda")
 
 
-@handles(BookSession)
-async def book(cmd: BookSession, ctx: FlowContext) -> Reply:
+@command(BookSession, "book", group=GROUP, form_title="Book a session",
+         submit_label="Propose",
+         summary="Propose a session time to your mentor (or mentee); they confirm.",
+         explain="The time is read in your timezone unless you name another; it must be inside "
+                 "the mentor's weekly availability, with enough notice, and not clash with "
+                 "either person's other sessions.",
+         examples=("book Grace when: Thursday 18:00 length: 30 topic: asyncio basics",))
+async def book(cmd: BookSession, ctx: CommandContext) -> Reply:
     other = await ctx.resolve_member(cmd.other)
     intro, mentor, member = await _intro_with(ctx, other)
     profile = await _profile(ctx, mentor)
-    if not cmd.when:
+    if cmd.when is None:
+        lengths = profile.session_lengths
         return Reply.of(
             MessageBuilder().say(f"When would you like to meet {other.display_name}?")
-            .build(form=book_form(other, intro.topic, profile.session_lengths))
+            .build(form=ctx.form(
+                BookSession(MemberRef(f"<member:{other.platform_user_id}>")),
+                title=f"Book with {other.display_name}",
+                initial={"length": str(min(lengths)), "topic": intro.topic},
+                placeholders={"length": ", ".join(str(n) for n in lengths)},
+            ))
         )
     duration = _length(cmd.length, profile, mentor)
     rules = _rules(ctx, profile, mentor, chosen_by=ctx.me)
-    start = await _read_when(ctx, cmd.when, rules, member, duration)
-    topic = bounded(cmd.topic, what="topic", max_length=MAX_TOPIC) if cmd.topic else intro.topic
-    agenda = (
-        bounded(cmd.agenda, what="agenda", max_length=MAX_AGENDA, multiline=True)
-        if cmd.agenda else None
-    )
+    start = cmd.when
+    topic = cmd.topic or intro.topic
+    agenda = cmd.agenda
     await _guard(ctx, rules, member, start, duration)
-    session = await ctx.tx.add_session(
+    session = await ctx.tx.sessions.add(
         community_id=ctx.community.id, intro_id=intro.id, mentor_id=mentor.id,
         member_id=member.id, topic=topic, agenda=agenda, start_at=start,
         duration_minutes=duration, state=SessionState.PROPOSED, proposed_by=ctx.me.id,
@@ -283,20 +237,24 @@ async def book(cmd: BookSession, ctx: FlowContext) -> Reply:
     return Reply.of(msg.build())
 
 
-def _split_slots(value: str) -> list[str]:
-    parts = [p.strip() for p in re.split(r"[;\n|]+", value) if p.strip()]
-    if not parts:
-        raise UserError(
-            "Which times? Give up to three.", "For example: `slots: Tue 18:00; Wed 19:00`."
-        )
-    if len(parts) > MAX_SLOTS:
-        raise UserError(f"That's {len(parts)} times; propose at most {MAX_SLOTS}.",
-                        "Separate them with “;”.")
-    return parts
+@dataclass(frozen=True)
+class ProposeSlots:
+    """Offer the mentor up to three times; they pick one."""
+
+    mentor: MemberRef = param.member("Mentor", what="mentor", source=Source.MENTORS)
+    slots: tuple[datetime, ...] | None = param.times(
+        "Up to three times, separated by “;”", max_items=MAX_SLOTS, allow_past=True,
+        what="times", placeholder="Tue 18:00; Wed 19:00; Thu 18:30")
+    length: str | None = param.text(LENGTH_HELP, max_length=12, what="length")
+    topic: str | None = param.topic("Topic")
+    agenda: str | None = param.text("Agenda: what you'd like to cover", long=True,
+                                    max_length=MAX_AGENDA, what="agenda")
 
 
-@handles(ProposeSlots)
-async def propose(cmd: ProposeSlots, ctx: FlowContext) -> Reply:
+@command(ProposeSlots, "propose", group=GROUP, form_title="Offer times",
+         summary="Offer your mentor up to three times; they pick one.",
+         examples=("propose Grace slots: Tue 18:00; Wed 19:00; Thu 18:30 length: 30",))
+async def propose(cmd: ProposeSlots, ctx: CommandContext) -> Reply:
     other = await ctx.resolve_member(cmd.mentor)
     intro, mentor, member = await _intro_with(ctx, other)
     if ctx.me.id != member.id:
@@ -306,26 +264,28 @@ async def propose(cmd: ProposeSlots, ctx: FlowContext) -> Reply:
     profile = await _profile(ctx, mentor)
     duration = _length(cmd.length, profile, mentor)
     rules = _rules(ctx, profile, mentor, chosen_by=ctx.me)
+    if not cmd.slots:
+        return Reply.of(
+            MessageBuilder().say(f"Which times could you offer {other.display_name}?")
+            .build(form=ctx.form(
+                ProposeSlots(MemberRef(f"<member:{other.platform_user_id}>")),
+                initial={"topic": intro.topic},
+            ))
+        )
     starts: list[datetime] = []
-    for raw in _split_slots(cmd.slots):
-        label = f"Slot “{shorten(raw, 40)}”: "
-        at = await _read_when(ctx, raw, rules, member, duration, what=label)
-        if at in starts:
-            raise UserError(f"“{shorten(raw, 40)}” is given twice.", "Give different times.")
+    for i, at in enumerate(cmd.slots, start=1):
+        label = f"Time {i} ({describe_times([at], ctx.my_zone)}): "
         await _guard(ctx, rules, member, at, duration, what=label)
         starts.append(at)
-    topic = bounded(cmd.topic, what="topic", max_length=MAX_TOPIC) if cmd.topic else intro.topic
-    agenda = (
-        bounded(cmd.agenda, what="agenda", max_length=MAX_AGENDA, multiline=True)
-        if cmd.agenda else None
-    )
-    session = await ctx.tx.add_session(
+    topic = cmd.topic or intro.topic
+    agenda = cmd.agenda
+    session = await ctx.tx.sessions.add(
         community_id=ctx.community.id, intro_id=intro.id, mentor_id=mentor.id,
         member_id=member.id, topic=topic, agenda=agenda, start_at=None,
         duration_minutes=duration, state=SessionState.PROPOSED, proposed_by=ctx.me.id,
         now=ctx.now,
     )
-    await ctx.tx.add_slots(session.id, sorted(starts))
+    await ctx.tx.sessions.add_slots(session.id, sorted(starts))
     ctx.notify(sm.SESSION_PROPOSED, recipient=mentor, session_id=session.id,
                sequence=session.sequence)
     ladder.plan_after_booking(ctx, session)
@@ -341,7 +301,7 @@ async def propose(cmd: ProposeSlots, ctx: FlowContext) -> Reply:
 # -- confirm, pick, counter -------------------------------------------------------------------
 
 
-async def _agree(ctx: FlowContext, session: Session, start: datetime) -> Session:
+async def _agree(ctx: CommandContext, session: Session, start: datetime) -> Session:
     """Confirm ``session`` at ``start`` after checking what may have changed since."""
     mentor, member, _other = await _people(ctx, session)
     profile = await _profile(ctx, mentor)
@@ -349,7 +309,7 @@ async def _agree(ctx: FlowContext, session: Session, start: datetime) -> Session
                    exclude=frozenset({session.id}))
     await _guard(ctx, rules, member, start, session.duration_minutes,
                  what="That time doesn't work any more: ")
-    updated = await ctx.tx.update_session(
+    updated = await ctx.tx.sessions.update(
         session, ctx.now, state=SessionState.CONFIRMED, start_at=start
     )
     if updated is None:
@@ -361,7 +321,7 @@ async def _agree(ctx: FlowContext, session: Session, start: datetime) -> Session
     return updated
 
 
-def _confirmed_reply(ctx: FlowContext, session: Session, other: Member) -> Reply:
+def _confirmed_reply(ctx: CommandContext, session: Session, other: Member) -> Reply:
     assert session.start_at is not None
     return Reply.of(
         MessageBuilder().say(f"Confirmed: session #{session.id} with ")
@@ -373,8 +333,14 @@ def _confirmed_reply(ctx: FlowContext, session: Session, other: Member) -> Reply
     )
 
 
-@handles(ConfirmSession)
-async def confirm(cmd: ConfirmSession, ctx: FlowContext) -> Reply:
+@dataclass(frozen=True)
+class ConfirmSession:
+    session_id: int = param.number("Session #", what="session", source=Source.MY_SESSIONS)
+
+
+@command(ConfirmSession, "confirm", group=GROUP, summary="Confirm the time proposed to you.",
+         examples=("confirm 12",))
+async def confirm(cmd: ConfirmSession, ctx: CommandContext) -> Reply:
     session = await _mine(ctx, cmd.session_id)
     if session.state is SessionState.CONFIRMED:
         raise UserError(f"Session #{session.id} is already confirmed.", "Nothing was changed.")
@@ -390,13 +356,21 @@ async def confirm(cmd: ConfirmSession, ctx: FlowContext) -> Reply:
     return _confirmed_reply(ctx, updated, other)
 
 
-@handles(PickSlot)
-async def pick(cmd: PickSlot, ctx: FlowContext) -> Reply:
+@dataclass(frozen=True)
+class PickSlot:
+    session_id: int = param.number("Session #", what="session", source=Source.MY_SESSIONS)
+    slot: int = param.integer("Time #", low=1, high=MAX_SLOTS, need=Need.ALWAYS,
+                              positional=True, what="time number")
+
+
+@command(PickSlot, "pick", group=GROUP, summary="Pick one of the times a mentee offered.",
+         examples=("pick 12 2",))
+async def pick(cmd: PickSlot, ctx: CommandContext) -> Reply:
     session = await _mine(ctx, cmd.session_id)
     if session.state is SessionState.CONFIRMED:
         raise UserError(f"Session #{session.id} is already confirmed.", "Nothing was changed.")
     _require_open(session)
-    slots = await ctx.tx.slots(session.id) if session.start_at is None else []
+    slots = await ctx.tx.sessions.slots(session.id) if session.start_at is None else []
     if not slots:
         raise UserError(f"Session #{session.id} has no times to pick from.",
                         f"Confirm it with `confirm {session.id}`.")
@@ -410,31 +384,40 @@ async def pick(cmd: PickSlot, ctx: FlowContext) -> Reply:
     return _confirmed_reply(ctx, updated, other)
 
 
-async def _new_time(ctx: FlowContext, session: Session, when: str) -> datetime:
+async def _new_time(ctx: CommandContext, session: Session, start: datetime) -> datetime:
     mentor, member, _other = await _people(ctx, session)
     profile = await _profile(ctx, mentor)
     rules = _rules(ctx, profile, mentor, chosen_by=ctx.me, exclude=frozenset({session.id}))
-    start = await _read_when(ctx, when, rules, member, session.duration_minutes)
     if start == session.start_at:
         raise UserError(f"Session #{session.id} is already at that time.", "Nothing was changed.")
     await _guard(ctx, rules, member, start, session.duration_minutes)
     return start
 
 
-@handles(CounterSession)
-async def counter(cmd: CounterSession, ctx: FlowContext) -> Reply:
+@dataclass(frozen=True)
+class CounterSession:
+    """Answer a proposed time with another one; the other side confirms."""
+
+    session_id: int = param.number("Session #", what="session", source=Source.MY_SESSIONS)
+    when: datetime | None = param.time(allow_past=True, positional=True, aliases=("when",))
+
+
+@command(CounterSession, "counter", group=GROUP, form_title="Propose another time",
+         summary="Answer a proposal with another time.",
+         examples=("counter 12 when: Wed 19:00",))
+async def counter(cmd: CounterSession, ctx: CommandContext) -> Reply:
     session = await _mine(ctx, cmd.session_id)
     _require_open(session)
     if session.state is not SessionState.PROPOSED:
         raise UserError(f"Session #{session.id} is already confirmed.",
                         f"Move it with `reschedule {session.id} when: …`.")
-    if not cmd.when:
+    if cmd.when is None:
         return Reply.of(
             MessageBuilder().say(f"Which time would suit you for session #{session.id}?")
-            .build(form=_when_form("Propose another time", f"counter {session.id}"))
+            .build(form=ctx.form(cmd))
         )
     start = await _new_time(ctx, session, cmd.when)
-    updated = await ctx.tx.update_session(
+    updated = await ctx.tx.sessions.update(
         session, ctx.now, bump_sequence=True, start_at=start, proposed_by=ctx.me.id
     )
     if updated is None:
@@ -454,19 +437,28 @@ async def counter(cmd: CounterSession, ctx: FlowContext) -> Reply:
 # -- reschedule, cancel, agenda ---------------------------------------------------------------
 
 
-@handles(RescheduleSession)
-async def reschedule(cmd: RescheduleSession, ctx: FlowContext) -> Reply:
+@dataclass(frozen=True)
+class RescheduleSession:
+    session_id: int = param.number("Session #", what="session", source=Source.MY_SESSIONS)
+    when: datetime | None = param.time(allow_past=True, positional=True, aliases=("when",))
+    reason: str | None = param.text("Note for the other side", long=True,
+                                    max_length=MAX_REASON, what="reason")
+
+
+@command(RescheduleSession, "reschedule", group=GROUP, form_title="Reschedule",
+         summary="Move a session; the other side is told.",
+         examples=("reschedule 12 when: Thu 18:00 reason: exam that day",))
+async def reschedule(cmd: RescheduleSession, ctx: CommandContext) -> Reply:
     session = await _mine(ctx, cmd.session_id)
     _require_open(session)
     if session.state is SessionState.PROPOSED:
         return await counter(CounterSession(session.id, cmd.when), ctx)
-    if not cmd.when:
+    if cmd.when is None:
         return Reply.of(MessageBuilder().say(f"When should session #{session.id} be instead?")
-                        .build(form=_when_form("Reschedule", f"reschedule {session.id}",
-                                               reason=True)))
-    reason = _reason(cmd.reason)
+                        .build(form=ctx.form(cmd)))
+    reason = cmd.reason
     start = await _new_time(ctx, session, cmd.when)
-    updated = await ctx.tx.update_session(session, ctx.now, bump_sequence=True, start_at=start)
+    updated = await ctx.tx.sessions.update(session, ctx.now, bump_sequence=True, start_at=start)
     if updated is None:
         raise _changed(session.id)
     mentor, member, other = await _people(ctx, updated)
@@ -483,26 +475,35 @@ async def reschedule(cmd: RescheduleSession, ctx: FlowContext) -> Reply:
 
 
 async def _invite(
-    ctx: FlowContext, session: Session, mentor: Member, member: Member
+    ctx: CommandContext, session: Session, mentor: Member, member: Member
 ) -> Attachment:
     names = _names(mentor, member)
     if session.series_id is not None:
-        series = await ctx.tx.series(ctx.community.id, session.series_id)
-        occurrences_ = await ctx.tx.series_sessions(session.series_id)
+        series = await ctx.tx.sessions.series(ctx.community.id, session.series_id)
+        occurrences_ = await ctx.tx.sessions.series_sessions(session.series_id)
         if series is not None and occurrences_:
             return series_invite(series, occurrences_, ctx.now, names)
     return session_invite(session, ctx.now, names)
 
 
-@handles(CancelSession)
-async def cancel(cmd: CancelSession, ctx: FlowContext) -> Reply:
+@dataclass(frozen=True)
+class CancelSession:
+    session_id: int = param.number("Session #", what="session", source=Source.MY_SESSIONS)
+    reason: str | None = param.text("Reason", positional=True, aliases=("reason",), long=True,
+                                    max_length=MAX_REASON, what="reason")
+
+
+@command(CancelSession, "cancel", group=GROUP,
+         summary="Cancel a session; the other side is told.",
+         examples=("cancel 12 sorry, I'm ill",))
+async def cancel(cmd: CancelSession, ctx: CommandContext) -> Reply:
     session = await _mine(ctx, cmd.session_id)
     _require_open(session)
     if session.series_id is not None:
         return await skip(SkipOccurrence(session.id, cmd.reason), ctx)
-    reason = _reason(cmd.reason)
+    reason = cmd.reason
     was_confirmed = session.state is SessionState.CONFIRMED
-    updated = await ctx.tx.update_session(
+    updated = await ctx.tx.sessions.update(
         session, ctx.now, bump_sequence=True, state=SessionState.CANCELLED, cancel_reason=reason
     )
     if updated is None:
@@ -520,23 +521,26 @@ async def cancel(cmd: CancelSession, ctx: FlowContext) -> Reply:
     return Reply.of(msg.build(attachments=attachments))
 
 
-@handles(SetAgenda)
-async def set_agenda(cmd: SetAgenda, ctx: FlowContext) -> Reply:
+@dataclass(frozen=True)
+class SetAgenda:
+    session_id: int = param.number("Session #", what="session", source=Source.MY_SESSIONS)
+    text: str | None = param.text("Agenda", need=Need.FORM, positional=True, aliases=("text",),
+                                  long=True, max_length=MAX_AGENDA, what="agenda")
+
+
+@command(SetAgenda, "agenda", group=GROUP, form_title="Agenda", submit_label="Save",
+         summary="Share or change a session's agenda.",
+         examples=("agenda 12 review my CV; questions about the first 90 days",))
+async def set_agenda(cmd: SetAgenda, ctx: CommandContext) -> Reply:
     session = await _mine(ctx, cmd.session_id)
     _require_open(session)
-    if not cmd.text:
+    if cmd.text is None:
         return Reply.of(
             MessageBuilder().say(f"What would you like to cover in session #{session.id}?")
-            .build(form=Form(
-                title="Agenda",
-                command=f"agenda {session.id}",
-                fields=(FormField("text", "Agenda", FieldKind.LONG_TEXT, max_length=MAX_AGENDA,
-                                  initial=session.agenda or ""),),
-                submit_label="Save",
-            ))
+            .build(form=ctx.form(cmd, initial={"text": session.agenda or ""}))
         )
-    agenda = bounded(cmd.text, what="agenda", max_length=MAX_AGENDA, multiline=True)
-    updated = await ctx.tx.update_session(session, ctx.now, agenda=agenda)
+    agenda = cmd.text
+    updated = await ctx.tx.sessions.update(session, ctx.now, agenda=agenda)
     if updated is None:
         raise _changed(session.id)
     return Reply.of(text(f"Saved the agenda of session #{session.id}; it's in `sessions` "
@@ -546,18 +550,23 @@ async def set_agenda(cmd: SetAgenda, ctx: FlowContext) -> Reply:
 # -- series -----------------------------------------------------------------------------------
 
 
-def _until(value: str, ctx: FlowContext) -> datetime:
-    """The end of the series: a bare date means "through that day" in the caller's zone."""
-    until = parse_until(value, ctx.my_zone, ctx.now)
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        tz = ZoneInfo(ctx.my_zone)
-        day = until.astimezone(tz).date() + timedelta(days=1)
-        until = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    return until
+@dataclass(frozen=True)
+class RepeatSession:
+    session_id: int = param.number("Session #", what="session", source=Source.MY_SESSIONS)
+    frequency: str = param.text("How often (weekly, biweekly, monthly)", need=Need.ALWAYS,
+                                positional=True, max_length=30, what="frequency")
+    until: datetime | None = param.date("Until (date)", through_day=True, what="end date")
+    times: int | None = param.integer("How many sessions in all", low=2, high=52,
+                                      what="number of sessions")
 
 
-@handles(RepeatSession)
-async def repeat(cmd: RepeatSession, ctx: FlowContext) -> Reply:
+@command(RepeatSession, "repeat", group=GROUP,
+         summary="Make a confirmed session repeat.",
+         explain="Give an end date (`until:`) or a number of sessions (`times:`). Occurrences "
+                 "keep their wall-clock time in the mentor's timezone across daylight-saving "
+                 "changes.",
+         examples=("repeat 12 weekly times: 6", "repeat 12 monthly until: 2027-06-30"))
+async def repeat(cmd: RepeatSession, ctx: CommandContext) -> Reply:
     session = await _mine(ctx, cmd.session_id)
     if session.state is not SessionState.CONFIRMED or session.start_at is None:
         raise UserError(f"Session #{session.id} isn't confirmed ({session.state.value}).",
@@ -566,8 +575,12 @@ async def repeat(cmd: RepeatSession, ctx: FlowContext) -> Reply:
         raise UserError(f"Session #{session.id} already repeats.",
                         f"End that series first with `end-series {session.id}`.")
     frequency = parse_frequency(cmd.frequency)
-    count = parse_times(cmd.times) if cmd.times else None
-    until = _until(cmd.until, ctx) if cmd.until else None
+    if cmd.until is None and cmd.times is None:
+        raise UserError("Until when, or how many times?",
+                        f"Add `until: 2027-03-01` or `times: 6`, e.g. `repeat {session.id} "
+                        "weekly times: 6`.")
+    count = cmd.times
+    until = cmd.until
     mentor, member, other = await _people(ctx, session)
     profile = await _profile(ctx, mentor)
     zone = profile.availability_timezone
@@ -584,17 +597,17 @@ async def repeat(cmd: RepeatSession, ctx: FlowContext) -> Reply:
             raise UserError(f"The session on {local} can't be booked: {why}",
                             "Nothing was set up. Try fewer times or an earlier end date.")
         accepted.append(at)
-    series = await ctx.tx.add_series(
+    series = await ctx.tx.sessions.add_series(
         community_id=ctx.community.id, intro_id=session.intro_id, frequency=frequency,
         timezone=zone, until_at=until, count=count, sequence=session.sequence + 1, now=ctx.now,
     )
-    first = await ctx.tx.update_session(
+    first = await ctx.tx.sessions.update(
         session, ctx.now, series_id=series.id, original_start_at=session.start_at
     )
     if first is None:
         raise _changed(session.id)
     for at in starts[1:]:
-        occurrence = await ctx.tx.add_session(
+        occurrence = await ctx.tx.sessions.add(
             community_id=ctx.community.id, intro_id=session.intro_id, mentor_id=mentor.id,
             member_id=member.id, topic=session.topic, agenda=None, start_at=at,
             duration_minutes=session.duration_minutes, state=SessionState.CONFIRMED,
@@ -603,7 +616,7 @@ async def repeat(cmd: RepeatSession, ctx: FlowContext) -> Reply:
         ladder.plan_for_confirmed(ctx, occurrence)
     ctx.notify(sm.SESSION_SERIES, recipient=other, session_id=first.id,
                series_sequence=series.sequence, by=ctx.me.id)
-    invite = series_invite(series, await ctx.tx.series_sessions(series.id), ctx.now,
+    invite = series_invite(series, await ctx.tx.sessions.series_sessions(series.id), ctx.now,
                            _names(mentor, member))
     return Reply.of(
         MessageBuilder().say(f"Session #{first.id} now repeats {LABELS[frequency]}: "
@@ -615,21 +628,29 @@ async def repeat(cmd: RepeatSession, ctx: FlowContext) -> Reply:
     )
 
 
-@handles(SkipOccurrence)
-async def skip(cmd: SkipOccurrence, ctx: FlowContext) -> Reply:
+@dataclass(frozen=True)
+class SkipOccurrence:
+    session_id: int = param.number("Session #", what="session", source=Source.MY_SESSIONS)
+    reason: str | None = param.text("Reason", positional=True, aliases=("reason",), long=True,
+                                    max_length=MAX_REASON, what="reason")
+
+
+@command(SkipOccurrence, "skip", group=GROUP, summary="Skip one session of a series.",
+         examples=("skip 14 holiday",))
+async def skip(cmd: SkipOccurrence, ctx: CommandContext) -> Reply:
     session = await _mine(ctx, cmd.session_id)
     _require_open(session)
     if session.series_id is None:
         raise UserError(f"Session #{session.id} isn't part of a series.",
                         f"Cancel it instead: `cancel {session.id}`.")
-    series = await ctx.tx.series(ctx.community.id, session.series_id)
+    series = await ctx.tx.sessions.series(ctx.community.id, session.series_id)
     assert series is not None
-    reason = _reason(cmd.reason)
-    updated = await ctx.tx.update_session(
+    reason = cmd.reason
+    updated = await ctx.tx.sessions.update(
         session, ctx.now, bump_sequence=True, state=SessionState.CANCELLED,
         cancel_reason=reason or "skipped",
     )
-    if updated is None or await ctx.tx.update_series(series) is None:
+    if updated is None or await ctx.tx.sessions.update_series(series) is None:
         raise _changed(session.id)
     mentor, member, other = await _people(ctx, updated)
     await ladder.cancel_nudges(ctx, updated, "occurrence skipped")
@@ -645,23 +666,30 @@ async def skip(cmd: SkipOccurrence, ctx: FlowContext) -> Reply:
     )
 
 
-@handles(EndSeries)
-async def end_series(cmd: EndSeries, ctx: FlowContext) -> Reply:
+@dataclass(frozen=True)
+class EndSeries:
+    session_id: int = param.number("Session #", what="session", source=Source.MY_SESSIONS)
+
+
+@command(EndSeries, "end-series", group=GROUP,
+         summary="Stop a repeating series; upcoming ones are cancelled.",
+         examples=("end-series 12",))
+async def end_series(cmd: EndSeries, ctx: CommandContext) -> Reply:
     session = await _mine(ctx, cmd.session_id)
     if session.series_id is None:
         raise UserError(f"Session #{session.id} isn't part of a series.", "Nothing was changed.")
-    series = await ctx.tx.series(ctx.community.id, session.series_id)
+    series = await ctx.tx.sessions.series(ctx.community.id, session.series_id)
     assert series is not None
     if series.ended_at is not None:
         raise UserError("That series has already ended.", "Nothing was changed.")
     cancelled = 0
-    for occurrence in await ctx.tx.series_sessions(series.id):
+    for occurrence in await ctx.tx.sessions.series_sessions(series.id):
         if (
             occurrence.state in OPEN_STATES
             and occurrence.start_at is not None
             and occurrence.start_at > ctx.now
         ):
-            done = await ctx.tx.update_session(
+            done = await ctx.tx.sessions.update(
                 occurrence, ctx.now, bump_sequence=True, state=SessionState.CANCELLED,
                 cancel_reason="series ended",
             )
@@ -669,7 +697,7 @@ async def end_series(cmd: EndSeries, ctx: FlowContext) -> Reply:
                 raise _changed(occurrence.id)
             await ladder.cancel_nudges(ctx, done, "series ended")
             cancelled += 1
-    if await ctx.tx.update_series(series, ended_at=ctx.now) is None:
+    if await ctx.tx.sessions.update_series(series, ended_at=ctx.now) is None:
         raise _changed(session.id)
     mentor, member, other = await _people(ctx, session)
     ctx.notify(sm.SESSION_SERIES_ENDED, recipient=other, session_id=session.id,
@@ -686,9 +714,9 @@ async def end_series(cmd: EndSeries, ctx: FlowContext) -> Reply:
 
 
 async def _session_lines(
-    ctx: FlowContext, sessions: list[Session], msg: MessageBuilder, *, buttons: bool
+    ctx: CommandContext, sessions: list[Session], msg: MessageBuilder, *, buttons: bool
 ) -> None:
-    people = await ctx.tx.members_by_ids(
+    people = await ctx.tx.members.by_ids(
         ctx.community.id, [s.mentor_id for s in sessions] + [s.member_id for s in sessions]
     )
     for s in sessions:
@@ -712,20 +740,26 @@ async def _session_lines(
             msg.choice(f"Confirm #{s.id}", f"confirm {s.id}", ChoiceStyle.PRIMARY)
 
 
-def _state_label(ctx: FlowContext, s: Session) -> str:
+def _state_label(ctx: CommandContext, s: Session) -> str:
     if s.state is SessionState.PROPOSED:
         return "you need to answer" if s.proposed_by != ctx.me.id else "waiting for them"
     return str(s.state.value)
 
 
-def _upcoming(ctx: FlowContext, sessions: list[Session]) -> list[Session]:
+def _upcoming(ctx: CommandContext, sessions: list[Session]) -> list[Session]:
     return [s for s in sessions if s.state in OPEN_STATES
             and (s.start_at is None or (s.end_at is not None and s.end_at > ctx.now))]
 
 
-@handles(ListSessions)
-async def list_sessions(cmd: ListSessions, ctx: FlowContext) -> Reply:
-    every = await ctx.tx.sessions_of(ctx.community.id, ctx.me.id, limit=500)
+@dataclass(frozen=True)
+class ListSessions:
+    pass
+
+
+@command(ListSessions, "sessions", group=GROUP, read_only=True,
+         summary="Your upcoming and past sessions (mentors see agendas).")
+async def list_sessions(cmd: ListSessions, ctx: CommandContext) -> Reply:
+    every = await ctx.tx.sessions.of(ctx.community.id, ctx.me.id, limit=500)
     upcoming = _upcoming(ctx, every)
     past = [s for s in every if s not in upcoming]
     past.sort(key=lambda s: s.start_at or s.created_at, reverse=True)
@@ -740,8 +774,8 @@ async def list_sessions(cmd: ListSessions, ctx: FlowContext) -> Reply:
     return Reply.of(msg.build())
 
 
-async def _mine_section(ctx: FlowContext) -> list[Message]:
-    upcoming = _upcoming(ctx, await ctx.tx.sessions_of(
+async def upcoming_section(ctx: CommandContext) -> list[Message]:
+    upcoming = _upcoming(ctx, await ctx.tx.sessions.of(
         ctx.community.id, ctx.me.id, states=list(OPEN_STATES), limit=200))
     if not upcoming:
         return []
@@ -752,7 +786,7 @@ async def _mine_section(ctx: FlowContext) -> list[Message]:
     return [msg.build()]
 
 
-async def _report_section(ctx: FlowContext) -> list[str]:
+async def sessions_report(ctx: CommandContext) -> list[str]:
     """Sessions whose start falls in this calendar month (community zone), by state.
 
     By start time rather than by when they were booked, so a series set up today does not
@@ -760,88 +794,14 @@ async def _report_section(ctx: FlowContext) -> list[str]:
     """
     start = month_start(ctx.now, ctx.settings.default_timezone)
     end = (start + timedelta(days=32)).replace(day=1)
-    stats = await ctx.tx.session_month_stats(ctx.community.id, start, end)
+    stats = await ctx.tx.sessions.month_stats(ctx.community.id, start, end)
     return [
         f"Sessions this month: booked {stats['booked']}, held {stats['held']}, "
         f"missed {stats['missed']}, cancelled {stats['cancelled']} (by their start time)"
     ]
 
 
-MINE_SECTIONS.append(_mine_section)
-REPORT_SECTIONS.append(_report_section)
-
-
-# -- typed commands ---------------------------------------------------------------------------
-
-
-def _needs_other(a: Args, example: str) -> str:
-    if not a.rest.strip():
-        raise UserError("With whom?", f"For example: `{example}`.")
-    return a.rest.strip()
-
-
-def _pick(a: Args) -> PickSlot:
-    parts = a.rest.strip().lstrip("#").split()
-    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 12 for p in parts):
-        raise UserError("Which session and which time?", "For example: `pick 12 2`.")
-    return PickSlot(int(parts[0]), int(parts[1]))
-
-
-def _repeat(a: Args) -> RepeatSession:
-    session_id = session_number(a.rest, "repeat 12 weekly times: 6")
-    frequency = after_number(a.rest)
-    if not frequency:
-        raise UserError(
-            "How often?", "Say weekly, biweekly or monthly: `repeat 12 weekly times: 6`."
-        )
-    if not a.get("until") and not a.get("times"):
-        raise UserError("Until when, or how many times?",
-                        "Add `until: 2027-03-01` or `times: 6`.")
-    return RepeatSession(session_id, frequency, a.get("until") or None, a.get("times") or None)
-
-
-_VERBS: tuple[tuple[str, str, str, Callable[[Args], Command], tuple[str, ...]], ...] = (
-    ("book", "book <name> when: tomorrow 18:00 length: 45 topic: … agenda: …",
-     "Propose a session time to your mentor (or mentee); they confirm.",
-     lambda a: BookSession(_needs_other(a, "book Ada when: tomorrow 18:00"), a.get("when"),
-                           a.get("length"), a.get("topic"), a.get("agenda")),
-     ("when", "length", "topic", "agenda")),
-    ("propose", "propose <mentor> slots: Tue 18:00; Wed 19:00; Thu 18:30 length: 30",
-     "Offer your mentor up to three times; they pick one.",
-     lambda a: ProposeSlots(_needs_other(a, "propose Ada slots: Tue 18:00; Wed 19:00"),
-                            a.get("slots") or "", a.get("length"), a.get("topic"),
-                            a.get("agenda")),
-     ("slots", "length", "topic", "agenda")),
-    ("confirm", "confirm <session #>", "Confirm the time proposed to you.",
-     lambda a: ConfirmSession(session_number(a.rest, "confirm 12")), ()),
-    ("pick", "pick <session #> <time #>", "Pick one of the times a mentee offered.",
-     _pick, ()),
-    ("counter", "counter <session #> when: <time>", "Answer a proposal with another time.",
-     lambda a: CounterSession(session_number(a.rest, "counter 12 when: Wed 19:00"),
-                              a.get("when") or after_number(a.rest) or None), ("when",)),
-    ("reschedule", "reschedule <session #> when: <time> reason: …",
-     "Move a session; the other side is told.",
-     lambda a: RescheduleSession(session_number(a.rest, "reschedule 12 when: Thu 18:00"),
-                                 a.get("when") or after_number(a.rest) or None,
-                                 a.get("reason")), ("when", "reason")),
-    ("cancel", "cancel <session #> [reason]", "Cancel a session; the other side is told.",
-     lambda a: CancelSession(session_number(a.rest, "cancel 12"),
-                             a.get("reason") or after_number(a.rest) or None), ("reason",)),
-    ("agenda", "agenda <session #> <what you'd like to cover>",
-     "Share or change a session's agenda.",
-     lambda a: SetAgenda(session_number(a.rest, "agenda 12 review my CV"),
-                         a.get("text") or after_number(a.rest) or None), ("text",)),
-    ("repeat", "repeat <session #> weekly|biweekly|monthly until: <date> | times: N",
-     "Make a confirmed session repeat.", _repeat, ("until", "times")),
-    ("skip", "skip <session #> [reason]", "Skip one session of a series.",
-     lambda a: SkipOccurrence(session_number(a.rest, "skip 12"),
-                              a.get("reason") or after_number(a.rest) or None), ("reason",)),
-    ("end-series", "end-series <session #>",
-     "Stop a repeating series; upcoming ones are cancelled.",
-     lambda a: EndSeries(session_number(a.rest, "end-series 12")), ()),
-    ("sessions", "sessions", "Your upcoming and past sessions (mentors see agendas).",
-     lambda a: ListSessions(), ()),
+COMMANDS = (
+    book, propose, confirm, pick, counter, reschedule, cancel, set_agenda, repeat, skip,
+    end_series, list_sessions,
 )
-
-for _name, _usage, _summary, _build, _labels in _VERBS:
-    register(Verb(_name, _usage, _summary, _build, group=GROUP, labels=_labels))
