@@ -1,8 +1,15 @@
-"""The ``mentorbot`` command: read the configuration, pick the adapter, run until stopped.
+"""The ``mentorbot`` command: read the configuration, pick what to run, run it until stopped.
+
+    mentorbot                  Slack if its tokens are set, else Discord if its token is set,
+                               else the local console (a demo community in a SQLite file)
+    mentorbot console          the console, whatever tokens are set
+    mentorbot slack            the Slack adapter (tokens from MENTORBOT_SLACK_*)
+    mentorbot discord [sync]   the Discord adapter, or only sync its app commands
+    mentorbot db upgrade|check|copy ...   database tasks
 
 Configuration problems end with one line on stderr and exit code 2 (never a stack trace, never
-a token). Without platform tokens the console runs, over a local SQLite file seeded with a demo
-community.
+a token). Each adapter lives in its own package and is imported only when chosen, so the
+console never loads a platform SDK.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from bot.config import ConfigError, Settings, load_settings
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = Path("mentorbot-console.db")
-PLATFORM_TOKENS = ("MENTORBOT_SLACK_BOT_TOKEN", "MENTORBOT_DISCORD_TOKEN")
+SLACK_TOKENS = ("MENTORBOT_SLACK_BOT_TOKEN",)
+DISCORD_TOKENS = ("MENTORBOT_DISCORD_TOKEN",)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -38,6 +46,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-level", default=None,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log level (console default: WARNING, to keep the screen clean)")
+    commands = parser.add_subparsers(dest="command", metavar="command")
+    commands.add_parser("console", help="the local console, whatever tokens are set")
+    commands.add_parser("slack", help="run on Slack (MENTORBOT_SLACK_* tokens)")
+    discord = commands.add_parser("discord", help="run on Discord (MENTORBOT_DISCORD_TOKEN)")
+    discord.add_argument("action", nargs="?", choices=["sync"],
+                         help="only sync the app commands, then exit")
+    db = commands.add_parser("db", help="database tasks")
+    db_tasks = db.add_subparsers(dest="db_task", metavar="task", required=True)
+    db_tasks.add_parser("upgrade", help="run the migrations")
+    db_tasks.add_parser("check", help="print the schema version and row counts")
+    copy = db_tasks.add_parser("copy", help="copy everything to another, empty database")
+    copy.add_argument("--from", dest="source", required=True, help="database URL to copy")
+    copy.add_argument("--to", dest="target", required=True, help="empty database URL")
     return parser.parse_args(argv)
 
 
@@ -60,18 +81,49 @@ def fail(message: str) -> int:
     return 2
 
 
+def chosen_command(args: argparse.Namespace) -> str:
+    """What to run: the subcommand given, else the platform whose token is set."""
+    if args.command:
+        return str(args.command)
+    if any(os.environ.get(name) for name in SLACK_TOKENS):
+        return "slack"
+    if any(os.environ.get(name) for name in DISCORD_TOKENS):
+        return "discord"
+    return "console"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings: Settings = load_settings(config_path(args.config))
     except ConfigError as err:
         return _exit(fail(f"configuration error: {err}"))
-    wanted = [name for name in PLATFORM_TOKENS if os.environ.get(name)]
-    if wanted:
-        return _exit(fail(
-            f"{wanted[0]} is set, but the Slack and Discord adapters are not part of this "
-            "version yet (they are coming next). Unset it to use the console."
-        ))
+    command = chosen_command(args)
+    try:
+        if command == "console":
+            code = _console(args, settings)
+        elif command == "slack":
+            setup_logging(args.log_level or settings.log_level)
+            from adapters.slack.main import run_slack
+
+            code = run_slack(settings)
+        elif command == "discord":
+            setup_logging(args.log_level or settings.log_level)
+            from adapters.discord.main import run_discord
+
+            code = run_discord(settings, sync_only=args.action == "sync")
+        else:
+            setup_logging(args.log_level or "WARNING")
+            from adapters.database import run_db
+
+            code = run_db(settings, args)
+    except KeyboardInterrupt:
+        print("\nBye!")
+        code = 0
+    return _exit(code)
+
+
+def _console(args: argparse.Namespace, settings: Settings) -> int:
     setup_logging(args.log_level or "WARNING")
     if args.fresh:
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -79,14 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from adapters.console.app import run_console
 
     try:
-        code = asyncio.run(run_console(settings, args.db))
-    except KeyboardInterrupt:
-        print("\nBye!")
-        code = 0
+        return asyncio.run(run_console(settings, args.db))
     except BrokenPipeError:  # output piped into `head` and closed: nothing left to say
         sys.stderr.close()
-        code = 0
-    return _exit(code)
+        return 0
 
 
 def _exit(code: int) -> int:

@@ -29,6 +29,7 @@ from bot.registry import Registry
 from bot.repositories import Store
 from bot.when import warm_up
 from storage.db import create_engine, migrate
+from storage.maintenance import row_counts, schema_version
 from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,31 @@ async def assemble(
             await scheduler.stop()
     finally:
         await store.close()
+
+
+@dataclass(frozen=True)
+class DatabaseReport:
+    version: str
+    counts: dict[str, int]
+
+
+async def upgrade_database(storage: StorageSettings) -> str:
+    """Run the migrations; the schema version reached."""
+    engine = create_engine(storage)
+    try:
+        await migrate(engine)
+        return await schema_version(engine)
+    finally:
+        await engine.dispose()
+
+
+async def check_database(storage: StorageSettings) -> DatabaseReport:
+    """The schema version and the rows in every table, without changing anything."""
+    engine = create_engine(storage)
+    try:
+        return DatabaseReport(await schema_version(engine), await row_counts(engine))
+    finally:
+        await engine.dispose()
 
 
 async def run(settings: Settings, make_adapter: Callable[[Settings], Adapter],

@@ -13,7 +13,7 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -136,6 +136,42 @@ class NudgeSettings(BaseModel):
     """A process whose heartbeat is older than this is gone: its claims are taken over."""
 
 
+class SlackSettings(BaseModel):
+    """How the Slack adapter connects. Tokens are not here: they come from the environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["socket", "http"] = "socket"
+    """Socket Mode needs no public URL (an app-level token); HTTP mode a signing secret."""
+    api_base_url: str = "https://slack.com/api/"
+    """Web API base; the Socket Mode URL comes from ``apps.connections.open`` at this base."""
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(3000, ge=1, le=65535)
+    http_path: str = "/slack/events"
+    organizer_cache_seconds: float = Field(300.0, ge=0, le=86_400)
+    """How long who is a workspace admin or in the organizer group is remembered."""
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+
+class DiscordSettings(BaseModel):
+    """How the Discord adapter connects. The token comes from the environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_base_url: str = "https://discord.com/api/v10"
+    gateway_url: str | None = None
+    """When unset, it comes from ``GET /gateway/bot`` at ``api_base_url``."""
+    dev_guild_ids: tuple[int, ...] = ()
+    """Servers whose commands are synced at once at start (others: globally, which is slow)."""
+    shard_count: int | None = Field(None, ge=1, le=10_000)
+    shard_ids: tuple[int, ...] | None = None
+    """The shards this instance connects (the others run elsewhere); None: all of them."""
+
+
 class Settings(BaseSettings):
     """Everything the bot reads at start-up."""
 
@@ -151,6 +187,8 @@ class Settings(BaseSettings):
     community: CommunityDefaults = CommunityDefaults()
     storage: StorageSettings = StorageSettings()
     nudges: NudgeSettings = NudgeSettings()
+    slack: SlackSettings = SlackSettings()
+    discord: DiscordSettings = DiscordSettings()
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

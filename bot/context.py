@@ -13,14 +13,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.caller import Caller
-from bot.command import CommandSpec, Kind, MemberRef, Need, value_text
+from bot.command import MemberRef
 from bot.config import CommunityDefaults
 from bot.domain import Community, Member, NewNudge
 from bot.errors import NotAllowed, UserError
-from bot.messages import FieldKind, Form, FormField, MemberAddress
+from bot.messages import Form, MemberAddress
 from bot.repositories import Tx
-from bot.syntax import format_command
-from bot.text import shorten
+from bot.syntax import derive_form
 
 if TYPE_CHECKING:
     from bot.registry import Registry
@@ -134,45 +133,7 @@ class CommandContext:
         title: str = "",
         initial: dict[str, str] | None = None,
         placeholders: dict[str, str] | None = None,
-        only: tuple[str, ...] | None = None,
     ) -> Form:
-        """The form for ``cmd``'s command, derived from its declaration.
-
-        The parameters it always needs (a session number, the mentor) ride in the form's
-        command; the others become fields, filled with ``cmd``'s values or ``initial``.
-        """
-        spec: CommandSpec[Any] = self.registry.spec_of(type(cmd))
-        fixed = {
-            p.name: value_text(p, getattr(cmd, p.name))
-            for p in spec.params if p.need is Need.ALWAYS
-        }
-        fields = []
-        for p in spec.params:
-            if p.need is Need.ALWAYS or not p.in_form or (only is not None and p.name not in only):
-                continue
-            given = value_text(p, getattr(cmd, p.name))
-            fields.append(
-                FormField(
-                    name=p.name,
-                    label=p.label,
-                    kind=_field_kind(p.kind, p.long, p.choices),
-                    required=p.need is Need.FORM,
-                    max_length=p.max_length if p.kind is not Kind.INT else len(str(p.high)),
-                    min_length=p.min_length,
-                    placeholder=(placeholders or {}).get(p.name, p.placeholder),
-                    initial=(initial or {}).get(p.name, given),
-                    options=p.choices,
-                )
-            )
-        return Form(
-            title=shorten(title or spec.form_title or spec.summary, 24),
-            command=format_command(spec, fixed),
-            fields=tuple(fields[:5]),
-            submit_label=spec.submit_label,
-        )
-
-
-def _field_kind(kind: Kind, long: bool, choices: tuple[str, ...]) -> FieldKind:
-    if kind in (Kind.CHOICE, Kind.BOOL) or choices:
-        return FieldKind.CHOICE
-    return FieldKind.LONG_TEXT if long else FieldKind.SHORT_TEXT
+        """The form for ``cmd``'s command, derived from its declaration (``bot.syntax``)."""
+        return derive_form(self.registry.spec_of(type(cmd)), cmd, title=title,
+                           initial=initial, placeholders=placeholders)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot import choice_ids
@@ -348,12 +348,7 @@ class Mentorbot:
                 community.id, caller.user_id, name, platform_zone, now,
                 timezone_source="platform" if platform_zone else None,
             )
-        changes: dict[str, Any] = {}
-        if member.display_name != name:
-            changes["display_name"] = name
-        follows_platform = member.timezone is None or member.timezone_source == "platform"
-        if platform_zone and follows_platform and member.timezone != platform_zone:
-            changes.update(timezone=platform_zone, timezone_source="platform")
+        changes = _platform_changes(member, caller)
         if not changes:
             return member
         await tx.members.update(member.id, **changes)
@@ -382,6 +377,9 @@ class Mentorbot:
         me = await tx.members.by_platform_id(community.id, caller.user_id)
         if me is None:
             return None
+        changes = _platform_changes(me, caller)  # shown now, stored by the next command
+        if changes:
+            me = replace(me, **changes)
         return self._make_context(tx, caller, community, me, await self._settings(tx, community))
 
     def _make_context(
@@ -414,6 +412,20 @@ class Mentorbot:
         async with self.store.reading() as tx:
             command = await tx.communities.stashed_command(decoded.community_id, decoded.stash_id)
         return None if command is None else (decoded.community_id, command)
+
+
+def _platform_changes(member: Member, caller: Caller) -> dict[str, Any]:
+    """What the platform says about the member that the stored row doesn't: a new display
+    name, or a new zone (followed unless the member set one by hand with `tz`)."""
+    changes: dict[str, Any] = {}
+    name = shorten(clean(caller.display_name), 80) or caller.user_id
+    if member.display_name != name:
+        changes["display_name"] = name
+    platform_zone = valid_platform_zone(caller.timezone)
+    follows_platform = member.timezone is None or member.timezone_source == "platform"
+    if platform_zone and follows_platform and member.timezone != platform_zone:
+        changes.update(timezone=platform_zone, timezone_source="platform")
+    return changes
 
 
 async def _check_role(spec: CommandSpec[Any], ctx: CommandContext) -> None:

@@ -19,7 +19,7 @@ Forms are typed fields that Slack and Discord render as modals and the console a
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -365,3 +365,87 @@ class Reply:
 
     def plain_text(self) -> str:
         return "\n".join(m.plain_text() for m in self.messages)
+
+
+def _lines(segments: Sequence[Segment]) -> list[list[Segment]]:
+    """Segments cut at line breaks (a quote keeps its own lines inside it)."""
+    lines: list[list[Segment]] = [[]]
+    for seg in segments:
+        if isinstance(seg, LineBreak):
+            lines.append([])
+        else:
+            lines[-1].append(seg)
+    return lines
+
+
+def _join(lines: Sequence[Sequence[Segment]]) -> tuple[Segment, ...]:
+    out: list[Segment] = []
+    for i, line in enumerate(lines):
+        if i:
+            out.append(LineBreak())
+        out.extend(line)
+    return tuple(out)
+
+
+def _cut_line(line: Sequence[Segment], fits: Callable[[Sequence[Segment]], bool]) -> list[
+        list[Segment]]:
+    """A line too long for one message, cut inside its text segments (never inside a mention,
+    a time or a hint)."""
+    pieces: list[list[Segment]] = [[]]
+    for seg in line:
+        if fits([*pieces[-1], seg]):
+            pieces[-1].append(seg)
+            continue
+        if isinstance(seg, Notice | Plain | Quote | Strong):
+            rest = seg.text
+            while rest:
+                size = len(rest)
+                while size > 1 and not fits([*pieces[-1], type(seg)(rest[:size])]):
+                    size = size * 3 // 4
+                if not fits([*pieces[-1], type(seg)(rest[:size])]) and pieces[-1]:
+                    pieces.append([])
+                    continue
+                pieces[-1].append(type(seg)(rest[:size]))
+                rest = rest[size:]
+                if rest:
+                    pieces.append([])
+        else:
+            pieces.append([seg])
+    return [p for p in pieces if p]
+
+
+def split_message(
+    message: Message,
+    *,
+    max_chars: int,
+    max_choices: int,
+    measure: Callable[[Sequence[Segment]], int],
+) -> list[Message]:
+    """``message`` as several messages within a platform's limits, cut at line breaks.
+
+    ``measure`` is the adapter's own idea of length (its rendering: escapes, mention markup).
+    Text comes first; the choices follow on the last part, ``max_choices`` per message, and
+    attachments and the form stay with the first part that has choices (or the last part).
+    """
+
+    def fits(segments: Sequence[Segment]) -> bool:
+        return measure(segments) <= max_chars
+
+    parts: list[list[list[Segment]]] = [[]]
+    for line in _lines(message.segments):
+        if fits(_join([*parts[-1], line])):
+            parts[-1].append(line)
+        elif fits(line):
+            parts.append([line])
+        else:
+            for piece in _cut_line(line, fits):
+                parts.append([piece])
+    texts = [_join(p) for p in parts if any(p)] or [()]
+    choice_groups = [message.choices[i:i + max_choices]
+                     for i in range(0, len(message.choices), max_choices)] or [()]
+    out: list[Message] = [Message(t, visibility=message.visibility) for t in texts[:-1]]
+    out.append(Message(texts[-1], choice_groups[0], message.form, message.visibility,
+                       message.attachments))
+    for group in choice_groups[1:]:
+        out.append(Message((Notice("More choices:"),), group, visibility=message.visibility))
+    return out

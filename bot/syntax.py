@@ -24,8 +24,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.command import CommandSpec, Kind, Need, Param, ParamError
+from bot.command import CommandSpec, Kind, Need, Param, ParamError, value_text
 from bot.errors import UserError
+from bot.messages import FieldKind, Form, FormField
+from bot.text import shorten
 
 log = logging.getLogger(__name__)
 
@@ -190,3 +192,50 @@ def format_command(spec: CommandSpec[Any], values: Mapping[str, str]) -> str:
         if value and not p.positional:
             parts.append(f"{p.name}: {value}")
     return " ".join(parts)
+
+
+def derive_form(
+    spec: CommandSpec[Any],
+    cmd: Any,
+    *,
+    title: str = "",
+    initial: Mapping[str, str] | None = None,
+    placeholders: Mapping[str, str] | None = None,
+) -> Form:
+    """The form for ``cmd``, derived from its declaration.
+
+    The parameters it always needs (a session number, the mentor) ride in the form's command;
+    the others become fields (at most five, Discord's limit), filled with ``cmd``'s values or
+    ``initial``. Submitting it runs the same command with the fields as labelled values.
+    """
+    fixed = {
+        p.name: value_text(p, getattr(cmd, p.name))
+        for p in spec.params if p.need is Need.ALWAYS
+    }
+    fields = [
+        FormField(
+            name=p.name,
+            label=p.label,
+            kind=_field_kind(p),
+            required=p.need is Need.FORM,
+            max_length=p.max_length if p.kind is not Kind.INT else len(str(p.high)),
+            min_length=p.min_length,
+            placeholder=(placeholders or {}).get(p.name, p.placeholder),
+            initial=(initial or {}).get(p.name, value_text(p, getattr(cmd, p.name))),
+            options=p.choices,
+        )
+        for p in spec.params
+        if p.need is not Need.ALWAYS and p.in_form
+    ]
+    return Form(
+        title=shorten(title or spec.form_title or spec.summary, 24),
+        command=format_command(spec, fixed),
+        fields=tuple(fields[:5]),
+        submit_label=spec.submit_label,
+    )
+
+
+def _field_kind(p: Param) -> FieldKind:
+    if p.kind in (Kind.CHOICE, Kind.BOOL) or p.choices:
+        return FieldKind.CHOICE
+    return FieldKind.LONG_TEXT if p.long else FieldKind.SHORT_TEXT
