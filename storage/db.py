@@ -1,8 +1,11 @@
 """Engine creation and migrations.
 
-SQLite (aiosqlite) is the default: one file in WAL mode so readers never block the writer, and a
-busy timeout so two processes on one file wait rather than fail. PostgreSQL (asyncpg) takes the
-same schema and queries. Migrations run at every start; Alembic knows what is already applied.
+SQLite (aiosqlite) is the default: one file in WAL mode so readers never block the writer. Every
+wait for the database is bounded by ``busy_timeout_seconds`` (2 s by default), so a command that
+finds another writer answers "busy, try again" inside Slack's and Discord's 3-second deadline
+instead of hanging. PostgreSQL (asyncpg) takes the same schema and queries, with a bounded pool
+and the same bound on lock waits. Migrations run at every start; Alembic knows what is already
+applied.
 """
 
 from __future__ import annotations
@@ -17,35 +20,80 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.config import StorageSettings
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+#: Execution option read by the SQLite ``begin`` listener: this connection's next transaction
+#: only reads, so it starts with a plain (deferred) ``BEGIN`` instead of ``BEGIN IMMEDIATE``.
+DEFERRED_BEGIN = "mentorbot_deferred_begin"
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine for ``url``, with SQLite tuned for one writer and concurrent readers."""
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        # Take the write lock at BEGIN, so concurrent writers queue instead of deadlocking.
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+
+def create_engine(settings: StorageSettings) -> AsyncEngine:
+    """An async engine for ``settings.url``, with every wait bounded as described above."""
+    busy_ms = round(settings.busy_timeout_seconds * 1000)
+    if settings.url.startswith("sqlite"):
+        engine = create_async_engine(
+            settings.url, connect_args={"timeout": settings.busy_timeout_seconds}
+        )
+
+        def pragmas(dbapi_connection: Any, _record: Any) -> None:
+            _sqlite_pragmas(dbapi_connection, busy_ms)
+
+        event.listen(engine.sync_engine, "connect", pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    return create_async_engine(
+        settings.url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_size,
+        pool_timeout=settings.busy_timeout_seconds,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(round(settings.statement_timeout_seconds * 1000)),
+                # A row lock held by another transaction (a booking, a claimed batch) is
+                # waited for as long as SQLite waits for its write lock, then "busy".
+                "lock_timeout": str(busy_ms),
+            }
+        },
+    )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def read_only_options(engine: AsyncEngine) -> dict[str, Any]:
+    """Execution options that make a connection's next transaction a read-only one.
+
+    PostgreSQL: ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`` (SQLAlchemy's documented
+    ``postgresql_readonly``): writes are refused, and the view reads one snapshot, as SQLite's
+    deferred transaction does. SQLite: a deferred ``BEGIN`` (see :data:`DEFERRED_BEGIN`), which
+    in WAL mode reads a snapshot and never waits for the write lock. Both are reset when the
+    connection goes back to the pool.
+    """
+    if engine.dialect.name == "postgresql":
+        return {"postgresql_readonly": True, "isolation_level": "REPEATABLE READ"}
+    return {DEFERRED_BEGIN: True}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, busy_ms: int) -> None:
     # aiosqlite's adapter: disable pysqlite's own transaction handling so ours is the only one.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(conn: Connection) -> None:
+    """Writers take the write lock at BEGIN, so concurrent writers queue (up to the busy
+    timeout) instead of deadlocking on a lock upgrade; readers never take it."""
+    if conn.get_execution_options().get(DEFERRED_BEGIN):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config() -> Config:
@@ -63,5 +111,9 @@ async def migrate(engine: AsyncEngine) -> None:
         command.upgrade(config, "head")
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # A data migration over a large table may take longer than a command may.
+            await conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            await conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
         await conn.run_sync(upgrade)
     log.info("database schema is up to date")

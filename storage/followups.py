@@ -1,57 +1,26 @@
-"""Queries for what happens after a session: attendance answers, thanks, ratings, follow-ups.
+"""What happens after a session: attendance answers, thanks, ratings, follow-up replies.
 
-A mixin of :class:`storage.store.Tx` (it uses ``self.conn``). Only reads and writes rows; the
-rules (who may answer, answering twice) live in ``bot.flows.followups``.
+Only reads and writes rows; the rules (who may answer, answering twice) live in the core's
+follow-ups feature.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain import SessionState
+from bot.domain import Attendance, Feedback
 from storage import schema as t
+from storage.repository import SqlRepository, counts
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Attendance:
-    """One person's answer to "Did it happen?" for one time of a session."""
-
-    session_id: int
-    member_id: int
-    sequence: int
-    answer: str
-    """``met``, ``missed`` or ``moved``."""
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """A thank-you note, a rating or a follow-up reply about a session."""
-
-    id: int
-    community_id: int
-    session_id: int
-    author_id: int
-    kind: str
-    """``thanks``, ``rating`` or ``followup``."""
-    rating: int | None
-    text: str | None
-    public: bool
-    created_at: datetime
-
-
-class FollowupQueries:
-    conn: AsyncConnection
-
+class SqlFollowups(SqlRepository):
     async def record_attendance(
         self,
         community_id: int,
@@ -62,7 +31,8 @@ class FollowupQueries:
         now: datetime,
     ) -> None:
         """Record the answer. The flow checks for an earlier one first; a racing duplicate
-        hits the unique constraint, and the core runs the command again, which then sees it."""
+        hits the unique constraint (``StorageConflict``), and the core runs the command again,
+        which then sees it."""
         await self.conn.execute(
             insert(t.session_attendance).values(
                 community_id=community_id,
@@ -79,22 +49,7 @@ class FollowupQueries:
         if sequence is not None:
             query = query.where(t.session_attendance.c.sequence == sequence)
         rows = await self.conn.execute(query.order_by(t.session_attendance.c.id))
-        return [
-            Attendance(r.session_id, r.member_id, r.sequence, r.answer, r.created_at) for r in rows
-        ]
-
-    async def set_session_outcome(
-        self, session_id: int, expected: SessionState, new: SessionState, now: datetime
-    ) -> bool:
-        """Compare-and-set the session's state to HELD or MISSED (booking owns the rest)."""
-        if new not in (SessionState.HELD, SessionState.MISSED):
-            raise ValueError("only HELD or MISSED are set after a session")
-        result = await self.conn.execute(
-            update(t.sessions)
-            .where(t.sessions.c.id == session_id, t.sessions.c.state == expected.value)
-            .values(state=new.value, updated_at=now)
-        )
-        return bool(result.rowcount)
+        return [_attendance(r) for r in rows]
 
     async def add_feedback(
         self,
@@ -174,7 +129,7 @@ class FollowupQueries:
             )
             .group_by(t.session_feedback.c.kind)
         )
-        return {r[0]: int(r[1]) for r in rows}
+        return counts(rows)
 
     async def average_rating(self, community_id: int, since: datetime) -> float | None:
         value = (
@@ -201,9 +156,11 @@ class FollowupQueries:
             .order_by(t.session_attendance.c.id.desc())
             .limit(limit)
         )
-        return [
-            Attendance(r.session_id, r.member_id, r.sequence, r.answer, r.created_at) for r in rows
-        ]
+        return [_attendance(r) for r in rows]
+
+
+def _attendance(r: Row[Any]) -> Attendance:
+    return Attendance(r.session_id, r.member_id, r.sequence, r.answer, r.created_at)
 
 
 def _feedback(r: Row[Any]) -> Feedback:

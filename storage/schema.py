@@ -89,6 +89,7 @@ members = Table(
     Column("followups_off", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("timezone_asked_at", UTCDateTime, nullable=True),
+    Column("timezone_source", String(16), nullable=True),
     UniqueConstraint("community_id", "platform_user_id", name="uq_members_community_user"),
 )
 
@@ -192,9 +193,27 @@ nudges = Table(
     Column("delivery_ref", String(120), nullable=True),
     Column("outcome", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The community's platform, copied here so that a process serving one platform claims
+    # only its nudges, without a join.
+    Column("platform", String(16), nullable=False),
+    # The worker (workers.id) holding the claim: a gone worker's claims are taken over at once.
+    Column("claimed_by", String(120), nullable=True),
+    # dm, channel or space once sent: DM budgets count the dm ones.
+    Column("delivered_via", String(12), nullable=True),
+    # Claiming all platforms and next_due(): equality on state, range and order on due_at.
     Index("ix_nudges_due", "state", "due_at"),
+    # Claiming one platform: equality on (state, platform), then due_at and id in the claim's
+    # order. SQLite appends the rowid (= id) to every index anyway; PostgreSQL needs id spelled
+    # out to return ties in id order without a sort.
+    Index("ix_nudges_claim", "state", "platform", "due_at", "id"),
     Index("ix_nudges_intro", "intro_id"),
     Index("ix_nudges_session", "session_id"),
+    # DM budgets (dms_sent): equality columns first, the time window last, so counting the DMs
+    # of the last hour (community) or day (member) reads only that window of the index. No
+    # ``state`` in them: a claim changes the state of every row it takes, and it should not
+    # have to move entries in these too (the window's few rows are checked in the table).
+    Index("ix_nudges_dm_community", "community_id", "delivered_via", "sent_at"),
+    Index("ix_nudges_dm_recipient", "recipient_id", "delivered_via", "sent_at"),
 )
 
 session_series = Table(
@@ -274,4 +293,26 @@ session_feedback = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_session_feedback_session", "session_id", "author_id", "kind"),
     Index("ix_session_feedback_community", "community_id", "kind"),
+)
+
+# -- processes and buttons --------------------------------------------------------------------
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(120), primary_key=True),
+    Column("platform", String(16), nullable=True),
+    Column("host", String(100), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+command_stash = Table(
+    "command_stash",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("command", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

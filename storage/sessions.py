@@ -1,8 +1,7 @@
-"""Queries about sessions, series and proposed slots, mixed into :class:`storage.store.Tx`.
+"""Mentoring sessions, their proposed slots and recurring series.
 
-Why a mixin in its own module: sessions are a feature of their own; keeping their queries here
-keeps store.py about the core, while flows still use one transaction object for everything.
-Rules (which guard applies, who may confirm) live in ``bot.booking`` and ``bot.flows.sessions``.
+Only reads and writes rows; the rules (which guard applies, who may confirm) live in the core's
+sessions feature.
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import Session, SessionSeries, SessionState
 from storage import schema as t
+from storage.repository import SqlRepository, counts
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +38,23 @@ def _next_month(since: datetime) -> datetime:
     return (first + timedelta(days=32)).replace(day=1)
 
 
-class SessionQueries:
-    """Session queries; expects ``self.conn`` (set by :class:`storage.store.Tx`)."""
+#: The columns ``update`` may change.
+UPDATABLE = frozenset(
+    {
+        "state",
+        "start_at",
+        "agenda",
+        "proposed_by",
+        "cancel_reason",
+        "duration_minutes",
+        "series_id",
+        "original_start_at",
+    }
+)
 
-    conn: AsyncConnection
 
-    async def add_session(
+class SqlSessions(SqlRepository):
+    async def add(
         self,
         *,
         community_id: int,
@@ -84,7 +94,7 @@ class SessionQueries:
         )
         return _session(result.one())
 
-    async def session(self, community_id: int, session_id: int) -> Session | None:
+    async def get(self, community_id: int, session_id: int) -> Session | None:
         row = (
             await self.conn.execute(
                 select(t.sessions).where(
@@ -94,16 +104,14 @@ class SessionQueries:
         ).first()
         return _session(row) if row else None
 
-    async def update_session(
+    async def update(
         self, session: Session, now: datetime, *, bump_sequence: bool = False, **values: Any
     ) -> Session | None:
         """Compare-and-set: change the row only if its state and sequence are as ``session``.
 
         Returns the updated session, or None if someone changed it meanwhile.
         """
-        allowed = {"state", "start_at", "agenda", "proposed_by", "cancel_reason",
-                   "duration_minutes", "series_id", "original_start_at"}
-        unknown = set(values) - allowed
+        unknown = set(values) - UPDATABLE
         if unknown:
             raise ValueError(f"not session columns: {sorted(unknown)}")
         if isinstance(values.get("state"), SessionState):
@@ -124,7 +132,21 @@ class SessionQueries:
         row = result.first()
         return _session(row) if row else None
 
-    async def sessions_of(
+    async def set_outcome(
+        self, session_id: int, expected: SessionState, new: SessionState, now: datetime
+    ) -> bool:
+        """HELD or MISSED after the session, only if it is still ``expected`` (compare-and-set;
+        every other change goes through :meth:`update`)."""
+        if new not in (SessionState.HELD, SessionState.MISSED):
+            raise ValueError("only HELD or MISSED are set after a session")
+        result = await self.conn.execute(
+            update(t.sessions)
+            .where(t.sessions.c.id == session_id, t.sessions.c.state == expected.value)
+            .values(state=new.value, updated_at=now)
+        )
+        return bool(result.rowcount)
+
+    async def of(
         self,
         community_id: int,
         person_id: int,
@@ -139,24 +161,12 @@ class SessionQueries:
         )
         if states is not None:
             query = query.where(t.sessions.c.state.in_([s.value for s in states]))
-        query = query.order_by(t.sessions.c.start_at, t.sessions.c.id).limit(limit)
+        # NULLS LAST spelled out: SQLite sorts NULL first by default, PostgreSQL last.
+        query = query.order_by(t.sessions.c.start_at.asc().nulls_last(), t.sessions.c.id)
+        query = query.limit(limit)
         return [_session(r) for r in await self.conn.execute(query)]
 
-    async def lock_members(self, community_id: int, member_ids: Iterable[int]) -> None:
-        """Hold these members' rows until the transaction ends (PostgreSQL; SQLite already
-        serializes writers), so two bookings for the same people are checked one after the
-        other and can't both take the same time or the last session of the month."""
-        if self.conn.dialect.name != "postgresql":
-            return
-        await self.conn.execute(
-            select(t.members.c.id)
-            .where(t.members.c.community_id == community_id,
-                   t.members.c.id.in_(sorted(set(member_ids))))
-            .order_by(t.members.c.id)
-            .with_for_update()
-        )
-
-    async def busy_sessions(
+    async def busy(
         self,
         community_id: int,
         person_ids: Iterable[int],
@@ -180,7 +190,7 @@ class SessionQueries:
         found = [_session(r) for r in rows]
         return [s for s in found if s.end_at is not None and s.end_at > start]
 
-    async def mentor_sessions_between(
+    async def of_mentor_between(
         self, community_id: int, mentor_id: int, start: datetime, end: datetime
     ) -> list[Session]:
         """The mentor's sessions that count against the cap, starting in [start, end)."""
@@ -195,7 +205,7 @@ class SessionQueries:
         )
         return [_session(r) for r in rows]
 
-    async def session_counts_by_mentor(
+    async def counts_by_mentor(
         self, community_id: int, since: datetime, until: datetime | None = None
     ) -> dict[int, int]:
         """Sessions each mentor has (proposed, confirmed, held or missed; not cancelled).
@@ -214,9 +224,9 @@ class SessionQueries:
             )
             .group_by(t.sessions.c.mentor_id)
         )
-        return {r[0]: int(r[1]) for r in rows}
+        return counts(rows)
 
-    async def session_month_stats(
+    async def month_stats(
         self, community_id: int, since: datetime, until: datetime
     ) -> dict[str, int]:
         """Sessions starting in [since, until): booked (not cancelled; held and missed
@@ -230,7 +240,7 @@ class SessionQueries:
             )
             .group_by(t.sessions.c.state)
         )
-        by_state = {r[0]: int(r[1]) for r in rows}
+        by_state = counts(rows)
         cancelled = by_state.pop(SessionState.CANCELLED.value, 0)
         return {
             "booked": sum(by_state.values()),

@@ -1,7 +1,7 @@
 """Storage: a real database file, migrations, WAL, communities kept apart, times in UTC.
 
 The same tests run on SQLite and PostgreSQL (``any_db_url``): the core's queries must mean the
-same thing on both.
+same thing on both. Each repository method is exercised in ``tests/test_repositories.py``.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.bootstrap import build_core
+from bot.caller import Caller
 from bot.clock import ManualClock
-from bot.commands import Caller
-from bot.config import CommunityDefaults
-from bot.core import Mentorbot
+from bot.config import CommunityDefaults, StorageSettings
 from bot.domain import IntroState
 from storage import schema
 from storage.db import create_engine, migrate
-from storage.store import Store
+from storage.store import SqlStore
 from tests.conftest import START
 
 MENTOR_SET = (
@@ -33,8 +34,19 @@ def caller(community: str, user_id: str, name: str) -> Caller:
     return Caller("test", community, f"Community {community}", user_id, name)
 
 
+def engine_for(url: str) -> AsyncEngine:
+    return create_engine(StorageSettings(url=url))
+
+
+async def sql_store(url: str) -> SqlStore:
+    """The store as the composition root opens it (migrated); ``tx.conn`` reads raw tables."""
+    engine = engine_for(url)
+    await migrate(engine)
+    return SqlStore(engine)
+
+
 async def table_names(url: str) -> set[str]:
-    engine = create_engine(url)
+    engine = engine_for(url)
     try:
         async with engine.connect() as conn:
             return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
@@ -43,7 +55,7 @@ async def table_names(url: str) -> set[str]:
 
 
 async def test_migrations_create_every_table_from_an_empty_database(any_db_url: str) -> None:
-    engine = create_engine(any_db_url)
+    engine = engine_for(any_db_url)
     try:
         await migrate(engine)
     finally:
@@ -55,52 +67,49 @@ async def test_migrations_create_every_table_from_an_empty_database(any_db_url: 
 
 async def test_migrating_twice_is_harmless_and_keeps_the_data(any_db_url: str) -> None:
     clock = ManualClock(START)
-    engine = create_engine(any_db_url)
-    await migrate(engine)
-    store = Store(engine)
-    core = Mentorbot(store, clock, CommunityDefaults())
+    store = await sql_store(any_db_url)
+    core = build_core(store, clock, CommunityDefaults())
     await core.handle_text(caller("c1", "U1", "Grace"), MENTOR_SET)
     await store.close()
 
-    engine = create_engine(any_db_url)
-    await migrate(engine)  # a second start
-    store = Store(engine)
+    store = await sql_store(any_db_url)  # a second start
     try:
-        async with store.transaction() as tx:
-            community = await tx.community("test", "c1")
+        async with store.reading() as tx:
+            community = await tx.communities.get("test", "c1")
             assert community is not None
-            profiles = await tx.profiles(community.id)
+            profiles = await tx.profiles.all(community.id)
         assert [p.topics for p in profiles] == [("python", "career")]
     finally:
         await store.close()
 
 
 async def test_sqlite_database_is_a_real_file_in_wal_mode(sqlite_url: str, tmp_path: Path) -> None:
-    engine = create_engine(sqlite_url)
+    engine = engine_for(sqlite_url)
     try:
         await migrate(engine)
         async with engine.connect() as conn:
             mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar_one()
             fks = (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one()
+            busy_ms = (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one()
     finally:
         await engine.dispose()
     assert mode.lower() == "wal"
     assert fks == 1
+    # A command stops waiting for another writer in time to answer within 3 seconds.
+    assert busy_ms == StorageSettings().busy_timeout_seconds * 1000 == 2000
     assert (tmp_path / "mentorbot.db").stat().st_size > 0
 
 
 async def test_times_are_stored_as_utc_and_come_back_aware(any_db_url: str) -> None:
-    engine = create_engine(any_db_url)
-    await migrate(engine)
-    store = Store(engine)
+    store = await sql_store(any_db_url)
     berlin_noon = datetime(2026, 11, 23, 13, 0, tzinfo=timezone(timedelta(hours=1)))
     try:
         async with store.transaction() as tx:
-            community = await tx.create_community("test", "tz", "Zones", berlin_noon)
-            await tx.add_member(community.id, "U1", "Ada", "Europe/Berlin", berlin_noon)
+            community = await tx.communities.create("test", "tz", "Zones", berlin_noon)
+            await tx.members.add(community.id, "U1", "Ada", "Europe/Berlin", berlin_noon)
         async with store.transaction() as tx:
-            back = await tx.community("test", "tz")
-            member = await tx.member_by_platform_id(back.id, "U1") if back else None
+            back = await tx.communities.get("test", "tz")
+            member = await tx.members.by_platform_id(back.id, "U1") if back else None
             typed = (
                 await tx.conn.execute(select(schema.members.c.created_at))
             ).scalar_one()
@@ -119,18 +128,20 @@ async def test_times_are_stored_as_utc_and_come_back_aware(any_db_url: str) -> N
         await store.close()
 
 
-async def test_a_naive_datetime_is_refused_by_storage(store: Store) -> None:
-    with pytest.raises(Exception, match="naive"):
-        async with store.transaction() as tx:
-            await tx.create_community("test", "naive", "Naive", datetime(2026, 11, 23, 12))
+async def test_a_naive_datetime_is_refused_by_storage(sqlite_url: str) -> None:
+    store = await sql_store(sqlite_url)
+    try:
+        with pytest.raises(Exception, match="naive"):
+            async with store.transaction() as tx:
+                await tx.communities.create("test", "naive", "Naive", datetime(2026, 11, 23, 12))
+    finally:
+        await store.close()
 
 
 async def test_two_communities_in_one_database_never_see_each_other(any_db_url: str) -> None:
     """Same platform user ids and display names in both: nothing crosses over."""
-    engine = create_engine(any_db_url)
-    await migrate(engine)
-    store = Store(engine)
-    core = Mentorbot(store, ManualClock(START), CommunityDefaults())
+    store = await sql_store(any_db_url)
+    core = build_core(store, ManualClock(START), CommunityDefaults())
     try:
         for community, topics in (("red", "python"), ("blue", "rust")):
             reply = await core.handle_text(
@@ -167,12 +178,12 @@ async def test_two_communities_in_one_database_never_see_each_other(any_db_url: 
         )
         assert "Request #" in blue_request.plain_text()
 
-        async with store.transaction() as tx:
-            red = await tx.community("test", "red")
-            blue = await tx.community("test", "blue")
+        async with store.reading() as tx:
+            red = await tx.communities.get("test", "red")
+            blue = await tx.communities.get("test", "blue")
             assert red is not None and blue is not None and red.id != blue.id
-            red_intros = await tx.intros_of(red.id)
-            blue_intros = await tx.intros_of(blue.id)
+            red_intros = await tx.intros.of(red.id)
+            blue_intros = await tx.intros.of(blue.id)
             member_rows = (
                 await tx.conn.execute(
                     select(schema.members.c.id, schema.members.c.community_id)
@@ -191,17 +202,15 @@ async def test_two_communities_in_one_database_never_see_each_other(any_db_url: 
 
 
 async def test_community_settings_round_trip_as_json(any_db_url: str) -> None:
-    engine = create_engine(any_db_url)
-    await migrate(engine)
-    store = Store(engine)
+    store = await sql_store(any_db_url)
     try:
         async with store.transaction() as tx:
-            community = await tx.create_community("test", "s", "S", START)
-            await tx.save_community_settings(
+            community = await tx.communities.create("test", "s", "S", START)
+            await tx.communities.save_settings(
                 community.id, {"request_limit": 5, "synonyms": {"golang": "go"}}
             )
-        async with store.transaction() as tx:
-            assert await tx.community_settings(community.id) == {
+        async with store.reading() as tx:
+            assert await tx.communities.settings(community.id) == {
                 "request_limit": 5,
                 "synonyms": {"golang": "go"},
             }
@@ -209,13 +218,17 @@ async def test_community_settings_round_trip_as_json(any_db_url: str) -> None:
         await store.close()
 
 
-async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
-    with pytest.raises(RuntimeError):
-        async with store.transaction() as tx:
-            await tx.create_community("test", "gone", "Gone", START)
-            raise RuntimeError("boom")
-    async with store.transaction() as tx:
-        assert await tx.community("test", "gone") is None
+async def test_a_failed_transaction_leaves_nothing_behind(any_db_url: str) -> None:
+    store = await sql_store(any_db_url)
+    try:
+        with pytest.raises(RuntimeError):
+            async with store.transaction() as tx:
+                await tx.communities.create("test", "gone", "Gone", START)
+                raise RuntimeError("boom")
+        async with store.reading() as tx:
+            assert await tx.communities.get("test", "gone") is None
+    finally:
+        await store.close()
 
 
 def test_start_is_aware_utc() -> None:
@@ -227,7 +240,7 @@ async def test_the_migrations_build_exactly_the_schema_the_code_uses(any_db_url:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    engine = create_engine(any_db_url)
+    engine = engine_for(any_db_url)
     try:
         await migrate(engine)
         async with engine.connect() as conn:
