@@ -4,6 +4,9 @@
 all sharing the transaction's connection, so a change and the nudges it causes are written
 together or not at all. Driver and SQLAlchemy errors are translated here, where they leave the
 transaction, into the core's own exceptions (``bot.errors``): the core never sees SQLAlchemy.
+Why there and not in every repository method: that is where the core can act on them (retry
+the command, answer "busy"), and after such an error PostgreSQL has aborted the transaction
+anyway, so nothing inside it could carry on.
 """
 
 from __future__ import annotations
