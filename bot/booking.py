@@ -107,10 +107,9 @@ def refusal(start: datetime, duration: int, rules: Rules, calendar: Calendar) ->
     if rules.enforce_windows and profile.windows and not _in_window(
         start, end, profile.windows, profile.availability_timezone
     ):
-        return (
-            f"That's outside {name}'s availability: "
-            f"{describe_windows(profile.windows, profile.availability_timezone)}."
-        )
+        windows = describe_windows(profile.windows, profile.availability_timezone,
+                                   reader_zone=rules.zone, now=rules.now)
+        return f"That's outside {name}'s availability: {windows}."
     month = _month_key(start, rules.month_zone)
     used = sum(
         1

@@ -2,7 +2,9 @@
 
 Why these choices, so calendars update instead of duplicating:
 
-* UID is stable per session: ``session-<id>@mentorbot``. A series is one event whose UID is the
+* UID is stable per session and globally unique (RFC 5545): ``session-<id>.<install>@mentorbot``,
+  where ``install`` is a random identity made once per database, so two communities' or two
+  installs' invites never collide in one calendar. A series is one event whose UID is the
   UID of its first session (the invite that was already sent becomes a recurring one), with an
   RRULE, and EXDATEs for skipped or cancelled occurrences. A moved occurrence is sent as an
   override of the series (same UID, RECURRENCE-ID = where the series put it).
@@ -24,6 +26,7 @@ from icalendar import Calendar, Event
 
 from bot.domain import Session, SessionSeries, SessionState
 from bot.messages import Attachment
+from bot.recurrence import monthly_days
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +35,8 @@ CONTENT_TYPE = "text/calendar"
 FREQUENCIES = {"weekly": ("WEEKLY", 1), "biweekly": ("WEEKLY", 2), "monthly": ("MONTHLY", 1)}
 
 
-def uid_of(session_id: int) -> str:
-    return f"session-{session_id}@mentorbot"
+def uid_of(session_id: int, install: str) -> str:
+    return f"session-{session_id}.{install}@mentorbot"
 
 
 def _calendar(method: str) -> Calendar:
@@ -64,11 +67,11 @@ def _attachment(session_id: int, cal: Calendar) -> Attachment:
     return Attachment(f"session-{session_id}.ics", CONTENT_TYPE, cal.to_ical())
 
 
-def session_invite(session: Session, now: datetime, names: str) -> Attachment:
+def session_invite(session: Session, now: datetime, names: str, install: str) -> Attachment:
     """The invite for one session: REQUEST while it stands, CANCEL once cancelled."""
     cancelled = session.state is SessionState.CANCELLED
     cal = _calendar("CANCEL" if cancelled else "REQUEST")
-    event = _event(session, uid=uid_of(session.id), sequence=session.sequence, now=now,
+    event = _event(session, uid=uid_of(session.id, install), sequence=session.sequence, now=now,
                    names=names)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     cal.add_component(event)
@@ -80,6 +83,7 @@ def series_invite(
     occurrences: Sequence[Session],
     now: datetime,
     names: str,
+    install: str,
 ) -> Attachment:
     """One recurring event for the whole series, plus overrides for moved occurrences.
 
@@ -88,7 +92,7 @@ def series_invite(
     left, cancelled outright).
     """
     first = occurrences[0]
-    uid = uid_of(first.id)
+    uid = uid_of(first.id, install)
     tz = ZoneInfo(series.timezone)
     anchor = first.original_start_at or first.start_at
     assert anchor is not None
@@ -104,6 +108,10 @@ def series_invite(
     event = _series_event(series, first, anchor, uid, now, names, tz)
     freq, interval = FREQUENCIES[series.frequency]
     rule: dict[str, object] = {"freq": freq, "interval": interval}
+    local_anchor = anchor.astimezone(tz)
+    days = monthly_days(local_anchor.day) if series.frequency == "monthly" else ()
+    if len(days) > 1:  # the 29th-31st: the last day of shorter months, as the bot books them
+        rule.update(bymonthday=list(days), bysetpos=1)
     slots = [s.original_start_at or s.start_at for s in occurrences]
     if series.ended_at is not None:
         last = max(s.original_start_at or s.start_at for s in kept)  # type: ignore[type-var]

@@ -15,7 +15,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -94,7 +102,34 @@ class CommunityDefaults(BaseModel):
     def _quiet(cls, value: str) -> str:
         if value and not QUIET_HOURS.match(value):
             raise ValueError("use HH:MM-HH:MM, e.g. 22:00-08:00, or an empty string for none")
+        start, _, end = value.partition("-")
+        if value and start == end:
+            raise ValueError(f"{value} starts and ends at the same time; use off for none")
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CommunityDefaults:
+        """Settings that contradict each other are refused, with the reason."""
+        if self.request_release_hours <= self.request_nudge_hours:
+            raise ValueError(
+                f"request_release_hours ({self.request_release_hours}) must be more than "
+                f"request_nudge_hours ({self.request_nudge_hours}): the mentor is nudged "
+                "first, and the request released later"
+            )
+        if self.min_notice_hours:
+            if self.mentor_reminder_hours > self.min_notice_hours:
+                raise ValueError(
+                    f"mentor_reminder_hours ({self.mentor_reminder_hours}) is longer than "
+                    f"min_notice_hours ({self.min_notice_hours}): a session booked at the "
+                    "last moment would never get its mentor reminder"
+                )
+            if self.both_reminder_minutes > self.min_notice_hours * 60:
+                raise ValueError(
+                    f"both_reminder_minutes ({self.both_reminder_minutes}) is longer than "
+                    f"min_notice_hours ({self.min_notice_hours} h): a session booked at the "
+                    "last moment would never get its reminder"
+                )
+        return self
 
     @field_validator("synonyms")
     @classmethod
@@ -255,7 +290,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     """One line per problem: the dotted key and pydantic's reason, never the offending value."""
     lines = []
     for err in exc.errors(include_input=False, include_url=False):
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        key = ".".join(str(p) for p in err["loc"]) or "settings"
         reason = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             reason = "unknown key (see config.example.toml for the keys there are)"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from bot import choice_ids
@@ -55,6 +56,8 @@ SORRY = (
 )
 BUSY = "I'm busy right now and nothing was changed. Please try again in a moment."
 ZONE_KINDS = frozenset({Kind.TIME, Kind.TIMES, Kind.DATE})
+EVENT_MEMORY = timedelta(days=1)
+"""How long processed platform event ids are remembered (Slack retries for minutes)."""
 MAX_SUGGESTIONS = 25
 
 
@@ -171,6 +174,38 @@ class Mentorbot:
             log.exception("autocomplete for %s %s failed", verb, param_name)
             return []
         return [Suggestion(label, value) for label, value in found[:MAX_SUGGESTIONS]]
+
+    async def check_field(
+        self, caller: Caller, form_id: str, name: str, value: str
+    ) -> Refusal | None:
+        """Whether one answer of a form would be accepted, checked as it is typed (a text-only
+        adapter asks field by field and re-asks with the reason). Nothing is changed."""
+        found = await self._command_of(form_id)
+        if found is None:
+            return Refusal("That form isn't one of mine any more.")
+        community_id, line = found
+        try:
+            spec, _rest = self.registry.grammar.split_verb(line)
+            param = spec.param(name)
+            reading = await self._reading(caller, community_id) if param.kind in ZONE_KINDS \
+                else None
+            convert(param, value, reading)
+        except KeyError:
+            return Refusal(f"The form field “{shorten(name, 40)}” is not one I know.")
+        except UserError as err:
+            return refusal(err).refusal
+        return None
+
+    async def first_delivery(self, platform: str, event_id: str) -> bool:
+        """Whether a platform event (a Slack event id) is seen for the first time, by any
+        process sharing this database: a retried delivery is then skipped. Records older
+        than a day are forgotten along the way."""
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            first = await tx.events.first_seen(platform, event_id[:120], now)
+            if first and event_id.endswith("0"):  # now and then, not on every event
+                await tx.events.forget_before(now - EVENT_MEMORY)
+        return first
 
     async def ensure_member(self, caller: Caller, community_id: int | None = None) -> Member:
         """Create the caller's community and member rows if this is their first contact."""

@@ -288,6 +288,9 @@ class NewNudge:
     intro_id: int | None = None
     session_id: int | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
+    skipped: str | None = None
+    """Recorded as skipped from the start, with this reason (a reminder that would fall
+    before the moment it was planned): organizers can see why it never came."""
 
 
 @dataclass(frozen=True)

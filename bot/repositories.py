@@ -335,6 +335,20 @@ class WorkerRepository(Protocol):
     async def all(self) -> list[Worker]: ...
 
 
+class EventRepository(Protocol):
+    async def first_seen(self, platform: str, event_id: str, now: datetime) -> bool:
+        """Record a platform event; False if it was recorded before (by any process)."""
+        ...
+
+    async def forget_before(self, cutoff: datetime) -> int: ...
+
+
+class InstallationRepository(Protocol):
+    async def identity(self) -> str:
+        """A random identity made once per database (calendar invite UIDs)."""
+        ...
+
+
 class Tx(Protocol):
     """One database transaction: a change and the nudges it causes commit together."""
 
@@ -364,6 +378,12 @@ class Tx(Protocol):
 
     @property
     def workers(self) -> WorkerRepository: ...
+
+    @property
+    def events(self) -> EventRepository: ...
+
+    @property
+    def installation(self) -> InstallationRepository: ...
 
 
 class Store(Protocol):

@@ -113,10 +113,35 @@ def parse_windows(text: str) -> tuple[Window, ...]:
     return tuple(sorted(set(windows)))
 
 
-def describe_windows(windows: Sequence[Window], zone: str) -> str:
+def describe_windows(
+    windows: Sequence[Window], zone: str, *, reader_zone: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Weekly windows as a reader reads them: in the reader's zone, the owner's in brackets.
+
+    ``Tue 12:00-14:00 (Tue 18:00-20:00 Europe/Berlin)`` for a reader in New York. Converted on
+    the coming week's real dates (``now``), so a daylight-saving difference between the two
+    zones comes out as it is that week. Without a reader (or in the same zone) just the
+    owner's windows and zone.
+    """
     if not windows:
         return "no weekly windows yet"
-    return ", ".join(str(w) for w in windows) + f" ({zone})"
+    own = ", ".join(str(w) for w in windows)
+    if reader_zone is None or reader_zone == zone or now is None:
+        return f"{own} ({zone})"
+    theirs = ", ".join(_window_in(w, zone, reader_zone, now) for w in windows)
+    return f"{theirs} your time ({own} {zone})"
+
+
+def _window_in(window: Window, zone: str, reader_zone: str, now: datetime) -> str:
+    week_start = now.astimezone(ZoneInfo(zone)).date()
+    start, end = _week_intervals([window], zone, week_start)[0]
+    local_start = start.astimezone(ZoneInfo(reader_zone))
+    local_end = end.astimezone(ZoneInfo(reader_zone))
+    day = WEEKDAYS[local_start.weekday()]
+    if local_end.date() == local_start.date() or local_end.time() == time(0, 0):
+        return f"{day} {local_start:%H:%M}-{local_end:%H:%M}"
+    return f"{day} {local_start:%H:%M}-{WEEKDAYS[local_end.weekday()]} {local_end:%H:%M}"
 
 
 def parse_quiet_hours(text: str) -> str:

@@ -46,7 +46,8 @@ OUTCOME_DETAILS = ("outcome", "sent_at", "due_at", "attempts", "delivery_ref", "
 
 class SqlNudges(SqlRepository):
     async def add(self, nudges: Sequence[NewNudge], now: datetime) -> None:
-        """Write new pending nudges (the platform is taken from each one's community)."""
+        """Write new nudges: pending, or stale with the reason when planned already skipped
+        (the platform is taken from each one's community)."""
         if not nudges:
             return
         await self.conn.execute(
@@ -62,7 +63,8 @@ class SqlNudges(SqlRepository):
                     "session_id": n.session_id,
                     "payload": _payload_text(n.payload),
                     "due_at": n.due_at,
-                    "state": "pending",
+                    "state": "stale" if n.skipped else "pending",
+                    "outcome": n.skipped,
                     "attempts": 0,
                     "created_at": now,
                 }

@@ -316,3 +316,21 @@ command_stash = Table(
     Column("command", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# -- platform events and this installation --------------------------------------------------------
+
+seen_events = Table(
+    "seen_events",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("event_id", String(120), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Index("ix_seen_events_seen_at", "seen_at"),
+)
+
+installation = Table(
+    "installation",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", Text, nullable=False),
+)

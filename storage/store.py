@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.errors import StorageBusy, StorageConflict, StorageUnavailable
 from storage.communities import SqlCommunities
 from storage.db import read_only_options
+from storage.events import SqlEvents, SqlInstallation
 from storage.followups import SqlFollowups
 from storage.intros import SqlIntros
 from storage.members import SqlMembers
@@ -62,6 +63,8 @@ class SqlTx:
         self.followups = SqlFollowups(conn)
         self.nudges = SqlNudges(conn)
         self.workers = SqlWorkers(conn)
+        self.events = SqlEvents(conn)
+        self.installation = SqlInstallation(conn)
 
 
 class SqlStore:

@@ -12,6 +12,7 @@ from bot.calendar_invite import series_invite, session_invite
 from bot.domain import Session, SessionSeries, SessionState
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+INSTALL = "a1b2c3d4"
 START = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)  # Wed 18:00 in Berlin
 
 
@@ -31,12 +32,12 @@ def parse(data: bytes) -> tuple[Calendar, list[Any]]:
 
 
 def test_single_session_invite() -> None:
-    attachment = session_invite(session(), NOW, "Ada (mentor) and Bob")
+    attachment = session_invite(session(), NOW, "Ada (mentor) and Bob", INSTALL)
     assert attachment.filename == "session-7.ics"
     assert attachment.content_type == "text/calendar"
     cal, [ev] = parse(attachment.data)
     assert str(cal["METHOD"]) == "REQUEST"
-    assert str(ev["UID"]) == "session-7@mentorbot"
+    assert str(ev["UID"]) == "session-7.a1b2c3d4@mentorbot"
     assert int(ev["SEQUENCE"]) == 0
     assert str(ev["STATUS"]) == "CONFIRMED"
     assert ev.decoded("DTSTART") == START
@@ -47,13 +48,13 @@ def test_single_session_invite() -> None:
 
 def test_reschedule_keeps_uid_and_bumps_sequence_cancel_is_cancel() -> None:
     moved = session(start_at=START + timedelta(days=1), sequence=1)
-    _, [ev] = parse(session_invite(moved, NOW, "x").data)
-    assert str(ev["UID"]) == "session-7@mentorbot" and int(ev["SEQUENCE"]) == 1
+    _, [ev] = parse(session_invite(moved, NOW, "x", INSTALL).data)
+    assert str(ev["UID"]) == "session-7.a1b2c3d4@mentorbot" and int(ev["SEQUENCE"]) == 1
     cancelled = replace(moved, state=SessionState.CANCELLED, sequence=2)
-    cal, [ev] = parse(session_invite(cancelled, NOW, "x").data)
+    cal, [ev] = parse(session_invite(cancelled, NOW, "x", INSTALL).data)
     assert str(cal["METHOD"]) == "CANCEL"
     assert str(ev["STATUS"]) == "CANCELLED"
-    assert str(ev["UID"]) == "session-7@mentorbot" and int(ev["SEQUENCE"]) == 2
+    assert str(ev["UID"]) == "session-7.a1b2c3d4@mentorbot" and int(ev["SEQUENCE"]) == 2
 
 
 def _series(**changes: Any) -> SessionSeries:
@@ -75,13 +76,13 @@ def test_series_is_one_recurring_event_with_exdates_and_overrides() -> None:
     occ = _occurrences()
     occ[2] = replace(occ[2], state=SessionState.CANCELLED, sequence=1)
     occ[3] = replace(occ[3], start_at=occ[3].start_at + timedelta(hours=1), sequence=1)
-    attachment = series_invite(_series(sequence=2), occ, NOW, "x")
+    attachment = series_invite(_series(sequence=2), occ, NOW, "x", INSTALL)
     assert attachment.filename == "session-7.ics"
     cal, events = parse(attachment.data)
     assert str(cal["METHOD"]) == "REQUEST"
     assert len(list(cal.walk("VTIMEZONE"))) == 1
     master, override = events
-    assert str(master["UID"]) == str(override["UID"]) == "session-7@mentorbot"
+    assert str(master["UID"]) == str(override["UID"]) == "session-7.a1b2c3d4@mentorbot"
     assert int(master["SEQUENCE"]) == 2
     assert dict(master["RRULE"]) == {"FREQ": ["WEEKLY"], "INTERVAL": [1], "COUNT": [4]}
     assert master["DTSTART"].params["TZID"] == "Europe/Berlin"
@@ -95,8 +96,10 @@ def test_series_is_one_recurring_event_with_exdates_and_overrides() -> None:
 def test_ended_series_is_cut_and_a_fully_cancelled_one_cancelled() -> None:
     occ = _occurrences()
     occ[2:] = [replace(o, state=SessionState.CANCELLED) for o in occ[2:]]
-    _, [master] = parse(series_invite(_series(ended_at=NOW, sequence=3), occ, NOW, "x").data)
+    ended = series_invite(_series(ended_at=NOW, sequence=3), occ, NOW, "x", INSTALL)
+    _, [master] = parse(ended.data)
     assert master["RRULE"]["UNTIL"][0] == START + timedelta(weeks=1)
     everything = [replace(o, state=SessionState.CANCELLED) for o in occ]
-    cal, [master] = parse(series_invite(_series(ended_at=NOW), everything, NOW, "x").data)
+    gone = series_invite(_series(ended_at=NOW), everything, NOW, "x", INSTALL)
+    cal, [master] = parse(gone.data)
     assert str(cal["METHOD"]) == "CANCEL" and str(master["STATUS"]) == "CANCELLED"

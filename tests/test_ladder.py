@@ -382,7 +382,7 @@ async def test_organizers_see_every_skipped_nudge_and_why(world: World) -> None:
     await book_confirmed(w, BOB, "2026-11-26 18:00 Europe/Berlin")
     assert "cancelled" in await w.say(BOB, "cancel 1 something came up")
     out = await w.say(ORG, "nudges")
-    assert "Latest skipped or failed nudges (newest first)" in out
+    assert "Skipped or failed nudges, newest first: 1–13 of 13" in out, out
     assert "did it happen to Bob" in out and "did it happen to Ada" in out
     assert "did it happen to Bob · due Thu 26 Nov 2026 17:30 UTC · stale: session cancelled" in out
     assert "mentor reminder to Ada · due Wed 25 Nov 2026 17:00 UTC" in out, out

@@ -3,8 +3,9 @@
 The dispatcher runs in a child process (``tests/kill_child.py``) over a real SQLite file with
 2,000 due nudges, started through the bot's own start-up path (the composition root and the
 scheduler), so a restart takes over the killed process's claims the way the bot does: at once,
-because the owner's pid no longer runs, not after a five-minute claim timeout. Its port appends every send call to a journal and fsyncs it before the call
-returns, so the record survives the kill; a restarted child reads the journal back, which is
+because the owner's pid no longer runs, not after a five-minute claim timeout. Its port appends
+every send call to a journal and fsyncs it before the call returns, so the record survives the
+kill; a restarted child reads the journal back, which is
 what the platform would answer to ``find_sent``. The journal holds every send *attempt*, not only
 the first of each key, so the platform's deduplication cannot hide a double send of ours.
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from bot.messages import Message, Segment, render_plain
+from bot.messages import Attachment, Message, Segment, render_plain
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ def render_message(
     owner: str,
     indent: str = "",
     show_command: Callable[[str], str] = str,
+    attachments: list[Attachment] | None = None,
 ) -> str:
     """The message text, then its choices (numbered, with their typed command), attachments.
 
@@ -78,5 +79,10 @@ def render_message(
         number = book.add(owner, choice.id, choice.command)
         lines.append(f"[{number}] {choice.label}  ({show_command(choice.command)})")
     for attachment in message.attachments:
-        lines.append(f"(attachment: {attachment.filename}, {attachment.content_type})")
+        if attachments is None:
+            lines.append(f"(attachment: {attachment.filename}, {attachment.content_type})")
+            continue
+        attachments.append(attachment)
+        lines.append(f"(attachment {len(attachments)}: {attachment.filename}, "
+                     f"{attachment.content_type}: /ics {len(attachments)} shows it)")
     return "\n".join(indent + line if line else line for line in lines)

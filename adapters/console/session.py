@@ -24,12 +24,14 @@ from bot.bootstrap import App, assemble
 from bot.caller import Caller
 from bot.clock import Clock
 from bot.config import Settings, StorageSettings
-from bot.messages import FieldKind, Form, FormField, Reply
+from bot.messages import Attachment, FieldKind, Form, FormField, Reply
 from bot.ports import ChannelPost, DirectMessage, SpacePost
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "console"
+MAX_YEAR = 9000
+"""/time never goes further than this (the calendar ends at 9999; nothing is booked that far)."""
 ANYONE = "*"
 """Owner of choices posted where everyone in it may click (a channel, an intro space)."""
 PLAIN_COMMUNITY_NAME = "Console Community"
@@ -42,7 +44,8 @@ CONSOLE_HELP = """Console commands (bot commands have no slash: try `help`):
   /who              people here and their timezones
   /inbox [name]     re-read private messages (yours, or someone's)
   /time +3d         move the clock forward (+90m, +25h, +3d, +1w); nudges fire on the way
-  /cancel           leave a form
+  /ics 1            show attachment 1 (an invite), as a calendar would read it
+  /cancel           leave a form (console commands work inside a form too)
   /help             this list
   /quit             leave (Ctrl-D works too)
 A number, e.g. `1`, runs the numbered choice shown with it."""
@@ -74,6 +77,14 @@ class _FormState:
         return self.form.fields[self.index]
 
 
+CONSOLE_WORDS = frozenset({"as", "who", "inbox", "time", "help", "quit", "exit", "cancel", "ics"})
+
+
+def _console_word(line: str) -> bool:
+    """Whether ``line`` is a console command (it works inside an open form too)."""
+    return line.startswith("/") and line[1:].split(" ", 1)[0].lower() in CONSOLE_WORDS
+
+
 def user_id_for(name: str) -> str:
     """A stable platform user id for a console person, derived from the name."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
@@ -86,8 +97,11 @@ def parse_time_jump(text: str) -> timedelta:
     if not value or not _TIME_ARG.match(value):
         raise ValueError("write a jump like +90m, +25h, +3d or +1w")
     total = timedelta(0)
-    for amount, unit in _TIME_STEP.findall(value):
-        total += timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        for amount, unit in _TIME_STEP.findall(value):
+            total += timedelta(**{_UNITS[unit]: int(amount)})
+    except OverflowError:
+        raise ValueError("that is beyond the calendar") from None
     if total <= timedelta(0):
         raise ValueError("time only moves forward")
     return total
@@ -113,7 +127,9 @@ class ConsoleSession:
         self.book = ChoiceBook()
         self.finished = False
         self._speaker: Person | None = None
-        self._form: _FormState | None = None
+        self._forms: dict[str, _FormState] = {}
+        """Each person's open form (by user id): switching with /as keeps it for later."""
+        self._attachments: list[Attachment] = []
         self._buffer: list[str] = []
         self._capturing = 0
         self.live_output: Callable[[str], None] | None = None
@@ -126,6 +142,10 @@ class ConsoleSession:
     @property
     def speaker(self) -> Person | None:
         return self._speaker
+
+    @property
+    def _form(self) -> _FormState | None:
+        return self._forms.get(self._speaker.user_id) if self._speaker else None
 
     @property
     def in_form(self) -> bool:
@@ -196,7 +216,7 @@ class ConsoleSession:
 
     async def _line(self, line: str) -> None:
         stripped = line.strip()
-        if self._form is not None:
+        if self._form is not None and not _console_word(stripped):
             await self._form_answer(line)
             return
         if not stripped:
@@ -242,7 +262,13 @@ class ConsoleSession:
             self.finished = True
             self._print("Bye!")
         elif word == "cancel":
-            self._print("No form is open.")
+            if self._form is not None and self._speaker is not None:
+                del self._forms[self._speaker.user_id]
+                self._print("Form cancelled; nothing was sent.")
+            else:
+                self._print("No form is open.")
+        elif word == "ics":
+            self._show_attachment(arg)
         else:
             hint = ""
             if word in self.app.registry.grammar.verbs:
@@ -300,10 +326,17 @@ class ConsoleSession:
     async def _time(self, arg: str) -> None:
         try:
             delta = parse_time_jump(arg)
+            target = self.clock.now() + delta
+            if target.year > MAX_YEAR:
+                raise OverflowError
         except ValueError as exc:
             self._print(f"/time: {exc} (e.g. /time +3d).")
             return
-        await self._walk_to(self.clock.now() + delta)
+        except OverflowError:
+            self._print(f"/time: that is beyond the calendar; jump less than to the year "
+                        f"{MAX_YEAR} (e.g. /time +3d).")
+            return
+        await self._walk_to(target)
         self._print(f"⏩ It is now {self._local(self.clock.now())}.")
 
     async def _walk_to(self, target: datetime) -> None:
@@ -340,7 +373,8 @@ class ConsoleSession:
     # -- forms -------------------------------------------------------------------------------
 
     def _start_form(self, form: Form) -> None:
-        self._form = _FormState(form)
+        assert self._speaker is not None
+        self._forms[self._speaker.user_id] = _FormState(form)
         self._print(f"📝 {form.title}: answer each field (/cancel to leave).")
         self._describe_field()
 
@@ -363,18 +397,10 @@ class ConsoleSession:
         self._print(f"  ({n}/{total}) {f.label} ({'; '.join(bits)})")
 
     async def _form_answer(self, line: str) -> None:
-        assert self._form is not None
+        state = self._form
+        assert state is not None and self._speaker is not None
         value = line.strip()
-        if value.lower() == "/cancel":
-            self._form = None
-            self._print("Form cancelled; nothing was sent.")
-            return
-        if value.lower() in ("/quit", "/exit"):
-            self._form = None
-            self.finished = True
-            self._print("Bye!")
-            return
-        f = self._form.current
+        f = state.current
         if not value:
             value = f.initial
         if f.kind is FieldKind.CHOICE and f.options and value:
@@ -393,17 +419,33 @@ class ConsoleSession:
             self._print(f"  That is {len(value)} characters; at least {f.min_length}, please.")
             return
         if value:
-            self._form.values[f.name] = value
-        self._form.index += 1
-        if self._form.index < len(self._form.form.fields):
+            refused = await self.app.core.check_field(self.caller(), state.form.id, f.name,
+                                                      value)
+            if refused is not None:  # asked again at once, with the reason
+                self._print(f"  {refused.message} {refused.hint}".rstrip())
+                return
+            state.values[f.name] = value
+        state.index += 1
+        if state.index < len(state.form.fields):
             self._describe_field()
             return
-        form, values = self._form.form, self._form.values
-        self._form = None
+        form, values = state.form, state.values
+        del self._forms[self._speaker.user_id]
         reply = await self.app.core.handle_form(self.caller(), form.id, values)
         self._show_reply(reply)
 
     # -- output ------------------------------------------------------------------------------
+
+    def _show_attachment(self, arg: str) -> None:
+        """``/ics N``: attachment N as text (an .ics invite reads like a calendar entry)."""
+        if not arg.strip().isdigit() or not 1 <= int(arg) <= len(self._attachments):
+            count = len(self._attachments)
+            self._print(f"/ics: give the number of an attachment shown so far (1 to {count})."
+                        if count else "/ics: no attachment has been shown yet.")
+            return
+        attachment = self._attachments[int(arg) - 1]
+        self._print(f"{attachment.filename} ({attachment.content_type}):")
+        self._print(attachment.data.decode("utf-8", "replace").replace("\r\n", "\n").rstrip())
 
     def _print(self, text: str) -> None:
         if self._capturing or self.live_output is None:
@@ -415,7 +457,8 @@ class ConsoleSession:
         form: Form | None = None
         for message in reply.messages:
             self._print(render_message(message, self.book, self._speaker_id,
-                                       show_command=self._readable))
+                                       show_command=self._readable,
+                                       attachments=self._attachments))
             form = form or message.form
         if form is not None:
             self._start_form(form)
@@ -440,7 +483,8 @@ class ConsoleSession:
         else:  # pragma: no cover - Destination is a closed union
             head = "→ "
         body = render_message(
-            record.message, self.book, owner, indent="    ", show_command=self._readable
+            record.message, self.book, owner, indent="    ", show_command=self._readable,
+            attachments=self._attachments,
         )
         return head + body.lstrip()
 

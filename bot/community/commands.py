@@ -92,6 +92,8 @@ def ordered_groups(
 
 def _explain(topic: str, ctx: CommandContext) -> Reply:
     matches = [s for s in ctx.registry.commands if topic in s.verbs]
+    if topic == "settings":
+        matches = [s for s in ctx.registry.commands if s.verb == "settings set"]
     if not matches:
         matches = [s for s in ctx.registry.commands if s.verb.startswith(topic)]
     if not matches:
@@ -114,9 +116,10 @@ def _explain(topic: str, ctx: CommandContext) -> Reply:
             msg.line("Also: " + ", ".join(f"`{a}`" for a in spec.aliases))
         for example in spec.examples:
             msg.line("Example: ").hint(example)
-        if spec.verb == "settings set":
-            msg.line("Keys: " + ", ".join(EDITABLE_SETTINGS) + ". ").say(
-                "Type ").hint("settings").say(" for their values.")
+        if spec.verb in ("settings set", "settings"):
+            msg.line("The settings, their ranges and their values here:")
+            for line in describe_settings(ctx.settings):
+                msg.line("  • ").user_text(line)
         messages.append(msg.build())
     return Reply(tuple(messages))
 
@@ -200,7 +203,7 @@ def _coerce(key: str, raw: str) -> Any:
         if value.lower() not in {"true", "false", "yes", "no", "on", "off"}:
             raise UserError("announce_requests must be true or false.")
         return value.lower() in {"true", "yes", "on"}
-    if key.endswith(("_channel", "_group")):
+    if key.endswith(("_channel", "_group")) or key == "quiet_hours":
         if value.lower() in CLEARS:
             return ""  # "settings set mentors_channel off": no channel, the feature is off
         return value.lstrip("#").strip()
@@ -236,17 +239,57 @@ async def change_setting(cmd: ChangeSetting, ctx: CommandContext) -> Reply:
     try:
         merged = CommunityDefaults.model_validate({**ctx.settings.model_dump(), **overrides})
     except ValidationError as exc:
+        reason = describe_validation_error(exc).removeprefix(f"{key}: ").removeprefix(
+            "settings: ")
         raise UserError(
-            "That value doesn't work: " + describe_validation_error(exc) + ".",
-            "Nothing was changed.",
+            f"That value doesn't work for {key}: {reason}.",
+            f"Nothing was changed. `help settings set` shows each key's range; "
+            f"for example `settings set {key} {_example(key)}`.",
         ) from None
     overrides[key] = getattr(merged, key)  # store the typed value ("6" → 6)
     await ctx.tx.communities.save_settings(ctx.community.id, overrides)
     new_value = getattr(merged, key)
     shown = "not set" if new_value == "" else json.dumps(new_value, ensure_ascii=False)
-    return Reply.of(
-        MessageBuilder().say(f"{key} is now ").user_text(shorten(shown, 300)).say(".").build()
-    )
+    msg = MessageBuilder().say(f"{key} is now ").user_text(shorten(shown, 300)).say(".")
+    if key in RESCHEDULING_KEYS:
+        msg.line("Reminders and follow-ups already scheduled keep their times; sessions booked "
+                 "or confirmed from now on use the new value.")
+    return Reply.of(msg.build())
+
+
+#: Settings that change when nudges are due: what happens to those already planned is said.
+RESCHEDULING_KEYS = frozenset({
+    "request_nudge_hours", "request_release_hours", "agenda_reminder_hours",
+    "mentor_reminder_hours", "both_reminder_minutes", "followup_days", "outcome_days",
+})
+
+
+def _example(key: str) -> str:
+    """A value that works for ``key``, from its default."""
+    default = CommunityDefaults().model_dump()[key]
+    if isinstance(default, bool):
+        return "true"
+    if isinstance(default, dict):
+        return "js=javascript"
+    return str(default) if default != "" else "off"
+
+
+def describe_settings(settings: CommunityDefaults) -> list[str]:
+    """Each key with its meaning, range and current value (for `help settings set`)."""
+    fields = CommunityDefaults.model_fields
+    values = settings.model_dump()
+    lines = []
+    for key, meaning in EDITABLE_SETTINGS.items():
+        low = high = None
+        for rule in fields[key].metadata:
+            low = getattr(rule, "ge", low)
+            high = getattr(rule, "le", high)
+        bounds = f" ({low}–{high})" if low is not None and high is not None else ""
+        value = values[key]
+        shown = (", ".join(f"{k}={v}" for k, v in sorted(value.items()))
+                 if isinstance(value, dict) else (str(value) if value != "" else "not set"))
+        lines.append(f"{key}{bounds}: {meaning}; now {shorten(shown, 120)}")
+    return lines
 
 
 # -- organizers: is mentorship happening? --------------------------------------------------------
@@ -296,25 +339,34 @@ class ShowNudges:
 
     state: str | None = param.choice("State", NUDGE_STATES, positional=True,
                                      what="nudge state")
+    page: int | None = param.integer("Page", low=1, high=10_000, positional=True,
+                                     aliases=("page",), what="page")
 
 
 @command(ShowNudges, "nudges", group=ORGANIZERS, who=Role.ORGANIZER, read_only=True,
          summary="The latest nudges and why any were skipped or failed.",
-         examples=("nudges", "nudges failed"))
+         explain="Without a state: the skipped and failed ones, which are the ones worth a "
+                 "look. Pending ones include those waiting for quiet hours or a DM budget, "
+                 "with the reason. Times are in your timezone.",
+         examples=("nudges", "nudges failed", "nudges pending 2"))
 async def show_nudges(cmd: ShowNudges, ctx: CommandContext) -> Reply:
-    """Nothing is dropped silently: organizers can see every nudge's fate and the reason.
-
-    Without a state: the latest skipped and failed ones, which are the ones worth a look.
-    """
+    """Nothing is dropped silently: organizers can see every nudge's fate and the reason."""
     states = [cmd.state] if cmd.state else ["stale", "failed"]
+    page = cmd.page or 1
+    total = await ctx.tx.nudges.count(ctx.community.id, states=states)
     rows = await ctx.tx.nudges.list(
-        ctx.community.id, states=states, limit=NUDGES_SHOWN, newest_first=True
+        ctx.community.id, states=states, limit=NUDGES_SHOWN,
+        offset=(page - 1) * NUDGES_SHOWN, newest_first=True,
     )
     what = cmd.state or "skipped or failed"
     if not rows:
+        if page > 1:
+            return Reply.of(text(f"There are only {total} {what} nudges."))
         return Reply.of(text(f"No {what} nudges. Everything else went out as planned."
                              if not cmd.state else f"No {what} nudges."))
-    msg = MessageBuilder().strong(f"Latest {what} nudges (newest first)")
+    first = (page - 1) * NUDGES_SHOWN + 1
+    msg = MessageBuilder().strong(
+        f"{what.capitalize()} nudges, newest first: {first}–{first + len(rows) - 1} of {total}")
     people = await ctx.tx.members.by_ids(
         ctx.community.id, [r.recipient_id for r in rows if r.recipient_id is not None]
     )
@@ -326,9 +378,13 @@ async def show_nudges(cmd: ShowNudges, ctx: CommandContext) -> Reply:
         elif row.channel:
             msg.say(" in ").user_text(shorten(row.channel, 40))
         msg.say(" · due ").moment(row.due_at, ctx.my_zone)
-        msg.say(f" · {row.state}")
+        postponed = row.state == "pending" and (row.outcome or "").startswith("postponed")
+        msg.say(f" · {'postponed' if postponed else row.state}")
         if row.outcome:
             msg.say(": ").user_text(shorten(row.outcome, 120))
+    if first + len(rows) - 1 < total:
+        more = " ".join(filter(None, ("nudges", cmd.state, str(page + 1))))
+        msg.line(f"Showing {len(rows)} of {total}; ").hint(more).say(" for more.")
     if not cmd.state:
         msg.line("See others with ").hint("nudges pending").say(", ").hint("nudges sent")
         msg.say(", ").hint("nudges stale").say(" or ").hint("nudges failed").say(".")

@@ -42,7 +42,7 @@ class EditMentorProfile:
                                     placeholder="python, career growth, public speaking")
     bio: str | None = param.text("A short bio", long=True, max_length=500, what="bio")
     availability: str | None = param.text(
-        "Weekly availability (your timezone)", max_length=300, what="weekly windows",
+        "Weekly availability (your timezone)", max_length=300, what="availability",
         placeholder="Tue 18:00-20:00, Sat 10:00-12:00")
     lengths: str | None = param.text("Session lengths in minutes", max_length=40,
                                      what="minutes", placeholder="30, 45, 60")
@@ -71,6 +71,15 @@ async def edit_profile(cmd: EditMentorProfile, ctx: CommandContext) -> Reply:
                 .build(form=profile_form(ctx, None))
             )
         return Reply.of(await profile_message(ctx, ctx.me))
+    clearing = cmd.availability is not None and cmd.availability.lower() in NO_WINDOWS
+    if clearing and current is not None and current.windows:
+        return Reply.of(
+            MessageBuilder()
+            .say("Remove all your weekly windows? Members could then book you at any time "
+                 "(with the usual notice). Nothing else was changed.")
+            .choice("Yes, remove my windows", "mentor clear-availability", ChoiceStyle.DANGER)
+            .build()
+        )
     if current is None and cmd.topics is None:
         raise UserError("A new mentor profile needs topics.", "Add `topics: python, career`.")
     if current is None and cmd.bio is None:
@@ -85,7 +94,8 @@ async def edit_profile(cmd: EditMentorProfile, ctx: CommandContext) -> Reply:
             else (current.session_lengths if current else DEFAULT_LENGTHS)
         ),
         windows=(
-            parse_windows(cmd.availability) if cmd.availability is not None
+            () if clearing
+            else parse_windows(cmd.availability) if cmd.availability is not None
             else (current.windows if current else ())
         ),
         availability_timezone=(
@@ -110,6 +120,29 @@ async def edit_profile(cmd: EditMentorProfile, ctx: CommandContext) -> Reply:
             ", then save your availability again.")
     await tell_waiting_members(ctx, ctx.me, profile)
     return Reply.of(reply.build(), await profile_message(ctx, ctx.me))
+
+
+#: What clears the weekly windows on purpose (an empty value is refused as a slip).
+NO_WINDOWS = frozenset({"none", "no windows", "any time", "anytime"})
+
+
+@dataclass(frozen=True)
+class ClearAvailability:
+    """Remove every weekly window (after ``availability: none`` asked to confirm)."""
+
+
+@command(ClearAvailability, "mentor clear-availability", group=MENTORS, who=Role.MENTOR,
+         summary="Remove all your weekly availability windows (members may book any time).")
+async def clear_availability(cmd: ClearAvailability, ctx: CommandContext) -> Reply:
+    profile = await _own_profile(ctx)
+    if not profile.windows:
+        return Reply.of(text("You have no weekly windows: members may already book any time."))
+    await ctx.tx.profiles.save(replace(profile, windows=(), updated_at=ctx.now))
+    return Reply.of(
+        MessageBuilder().say("Your weekly windows are removed: members may book you at any "
+                             "time, with the usual notice. Set them again with ")
+        .hint("mentor set availability: Tue 18:00-20:00").say(".").build()
+    )
 
 
 def _kept(current: MentorProfile | None) -> MentorProfile:
@@ -290,7 +323,9 @@ async def profile_message(ctx: CommandContext, member: Member) -> Message:
     msg.line("Topics: ").user_text(", ".join(profile.topics))
     msg.line("Bio: ").user_text(profile.bio)
     msg.line("Sessions: " + ", ".join(f"{n} min" for n in profile.session_lengths))
-    msg.line("Availability: " + describe_windows(profile.windows, profile.availability_timezone))
+    msg.line("Availability: " + describe_windows(
+        profile.windows, profile.availability_timezone,
+        reader_zone=None if own else ctx.my_zone, now=ctx.now))
     active = await ctx.tx.intros.counts_by_mentor(ctx.community.id, [IntroState.ACCEPTED])
     msg.line(
         f"Capacity: {active.get(member.id, 0)}/{profile.max_mentees} mentees, "
@@ -354,5 +389,5 @@ async def set_quiet_hours(cmd: SetQuietHours, ctx: CommandContext) -> Reply:
 
 COMMANDS = (
     set_timezone, set_quiet_hours, show_profile,
-    edit_profile, edit_form, pause, resume, delete,
+    edit_profile, edit_form, pause, resume, delete, clear_availability,
 )

@@ -21,9 +21,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.booking import Calendar, Rules, describe_times, next_free, refusal
-from bot.calendar_invite import series_invite, session_invite
 from bot.command import MemberRef, Need, Source, command, param
 from bot.context import CommandContext
 from bot.domain import IntroRequest, IntroState, Member, MentorProfile, Session, SessionState
@@ -37,10 +37,11 @@ from bot.messages import (
     Reply,
     text,
 )
-from bot.recurrence import LABELS, occurrences, parse_frequency
+from bot.recurrence import LABELS, local_times, occurrences, parse_frequency
 from bot.sessions import ladder
 from bot.sessions import nudges as sm
 from bot.sessions.calendar import load_calendar
+from bot.sessions.invites import invite_for
 from bot.text import shorten
 from bot.timezones import month_start
 
@@ -167,10 +168,6 @@ async def _people(ctx: CommandContext, session: Session) -> tuple[Member, Member
 
 def _changed(session_id: int) -> UserError:
     return UserError(f"Session #{session_id} just changed.", "Type `sessions` to see it now.")
-
-
-def _names(mentor: Member, member: Member) -> str:
-    return sm.names_of(mentor, member)
 
 
 # -- book, propose slots ------------------------------------------------------------------------
@@ -477,13 +474,7 @@ async def reschedule(cmd: RescheduleSession, ctx: CommandContext) -> Reply:
 async def _invite(
     ctx: CommandContext, session: Session, mentor: Member, member: Member
 ) -> Attachment:
-    names = _names(mentor, member)
-    if session.series_id is not None:
-        series = await ctx.tx.sessions.series(ctx.community.id, session.series_id)
-        occurrences_ = await ctx.tx.sessions.series_sessions(session.series_id)
-        if series is not None and occurrences_:
-            return series_invite(series, occurrences_, ctx.now, names)
-    return session_invite(session, ctx.now, names)
+    return await invite_for(ctx.tx, ctx.community.id, session, mentor, member, ctx.now)
 
 
 @dataclass(frozen=True)
@@ -516,7 +507,7 @@ async def cancel(cmd: CancelSession, ctx: CommandContext) -> Reply:
         ctx.address(other)).say(" is told.")
     attachments: tuple[Attachment, ...] = ()
     if was_confirmed and updated.start_at is not None:
-        attachments = (session_invite(updated, ctx.now, _names(mentor, member)),)
+        attachments = (await _invite(ctx, updated, mentor, member),)
         msg.say(" The attached update removes it from your calendar.")
     return Reply.of(msg.build(attachments=attachments))
 
@@ -558,13 +549,16 @@ class RepeatSession:
     until: datetime | None = param.date("Until (date)", through_day=True, what="end date")
     times: int | None = param.integer("How many sessions in all", low=2, high=52,
                                       what="number of sessions")
+    zone: str | None = param.timezone("Timezone the series follows", need=Need.OPTIONAL,
+                                      positional=False, what="timezone")
 
 
 @command(RepeatSession, "repeat", group=GROUP,
          summary="Make a confirmed session repeat.",
-         explain="Give an end date (`until:`) or a number of sessions (`times:`). Occurrences "
-                 "keep their wall-clock time in the mentor's timezone across daylight-saving "
-                 "changes.",
+         explain="Give an end date (`until:`) or a number of sessions (`times:`). Every "
+                 "session keeps its wall-clock time in the timezone the series follows: yours, "
+                 "unless you name another with `zone:`. If the other person's local time "
+                 "shifts with daylight saving, you are both told when.",
          examples=("repeat 12 weekly times: 6", "repeat 12 monthly until: 2027-06-30"))
 async def repeat(cmd: RepeatSession, ctx: CommandContext) -> Reply:
     session = await _mine(ctx, cmd.session_id)
@@ -583,8 +577,10 @@ async def repeat(cmd: RepeatSession, ctx: CommandContext) -> Reply:
     until = cmd.until
     mentor, member, other = await _people(ctx, session)
     profile = await _profile(ctx, mentor)
-    zone = profile.availability_timezone
-    starts = occurrences(session.start_at, zone, frequency, count=count, until=until)
+    zone = cmd.zone or ctx.my_zone
+    planned = occurrences(session.start_at, zone, frequency, count=count, until=until,
+                          horizon=ctx.horizon)
+    starts = [o.at for o in planned]
     rules = _rules(ctx, profile, mentor, chosen_by=ctx.me, notice=False,
                    exclude=frozenset({session.id}))
     calendar = await load_calendar(ctx.tx, rules, member.id, starts[0], starts[-1])
@@ -616,13 +612,24 @@ async def repeat(cmd: RepeatSession, ctx: CommandContext) -> Reply:
         ladder.plan_for_confirmed(ctx, occurrence)
     ctx.notify(sm.SESSION_SERIES, recipient=other, session_id=first.id,
                series_sequence=series.sequence, by=ctx.me.id)
-    invite = series_invite(series, await ctx.tx.sessions.series_sessions(series.id), ctx.now,
-                           _names(mentor, member))
+    invite = await _invite(ctx, first, mentor, member)
+    wall = session.start_at.astimezone(ZoneInfo(zone))
+    msg = (
+        MessageBuilder().say(f"Session #{first.id} now repeats {LABELS[frequency]} at "
+                             f"{wall:%H:%M} {zone}: {len(starts)} sessions, the last on ")
+        .moment(starts[-1], ctx.my_zone, MomentStyle.DATE).say(".")
+    )
+    for note in (o.note for o in planned if o.note):
+        msg.line("  • " + note)
+    shifts = local_times(starts, ctx.zone_of(other))
+    if len(shifts) > 1 or ctx.zone_of(other) != zone:
+        msg.line(f"For {other.display_name} ({ctx.zone_of(other)}): {shifts[0][1]}")
+        for at, shown in shifts[1:]:
+            msg.say(", from ").moment(at, ctx.zone_of(other), MomentStyle.DATE).say(
+                f" {shown}")
+        msg.say(".")
     return Reply.of(
-        MessageBuilder().say(f"Session #{first.id} now repeats {LABELS[frequency]}: "
-                             f"{len(starts)} sessions, the last on ")
-        .moment(starts[-1], ctx.my_zone, MomentStyle.DATE)
-        .say(". ").mention(ctx.address(other)).say(" is told. The series invite is attached.")
+        msg.line("").mention(ctx.address(other)).say(" is told. The series invite is attached.")
         .choice("End the series", f"end-series {first.id}", ChoiceStyle.DANGER)
         .build(attachments=(invite,))
     )

@@ -68,6 +68,8 @@ def _queue(
     session: Session,
     due_at: datetime,
     recipient_id: int | None,
+    *,
+    skipped: str | None = None,
     **payload: object,
 ) -> None:
     ctx.outbox.append(
@@ -78,8 +80,16 @@ def _queue(
             recipient_id=recipient_id,
             session_id=session.id,
             payload={"sequence": session.sequence, **payload},
+            skipped=skipped,
         )
     )
+
+
+def _too_late(ctx: CommandContext, at: datetime, what: str) -> str | None:
+    """The reason a reminder planned for ``at`` is skipped from the start, if it is."""
+    if at > ctx.now:
+        return None
+    return f"{what} would have been due before the session was agreed; skipped"
 
 
 def plan_after_booking(ctx: CommandContext, session: Session) -> None:
@@ -101,15 +111,16 @@ def plan_for_confirmed(ctx: CommandContext, session: Session) -> None:
     end = session.end_at or start
     settings = ctx.settings
     agenda_at = start - timedelta(hours=settings.agenda_reminder_hours)
-    if agenda_at > ctx.now and not session.agenda:
-        _queue(ctx, AGENDA_REMINDER, session, agenda_at, session.member_id)
+    if not session.agenda:
+        _queue(ctx, AGENDA_REMINDER, session, agenda_at, session.member_id,
+               skipped=_too_late(ctx, agenda_at, "the agenda reminder"))
     mentor_at = start - timedelta(hours=settings.mentor_reminder_hours)
-    if mentor_at > ctx.now:
-        _queue(ctx, MENTOR_REMINDER, session, mentor_at, session.mentor_id)
+    _queue(ctx, MENTOR_REMINDER, session, mentor_at, session.mentor_id,
+           skipped=_too_late(ctx, mentor_at, "the mentor reminder"))
     both_at = start - timedelta(minutes=settings.both_reminder_minutes)
-    if both_at > ctx.now:
-        for person in (session.mentor_id, session.member_id):
-            _queue(ctx, BOTH_REMINDER, session, both_at, person)
+    for person in (session.mentor_id, session.member_id):
+        _queue(ctx, BOTH_REMINDER, session, both_at, person,
+               skipped=_too_late(ctx, both_at, "the reminder to both"))
     asked_at = max(end, ctx.now)
     for person in (session.mentor_id, session.member_id):
         _queue(ctx, DID_IT_HAPPEN, session, asked_at, person)

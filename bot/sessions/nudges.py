@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.calendar_invite import series_invite, session_invite
 from bot.domain import Member, Nudge, Session, SessionState
 from bot.messages import Attachment, ChoiceStyle, MessageBuilder, MomentStyle
 from bot.nudges.kinds import RenderContext, Rendered, Stale, Timing, nudge_kind
 from bot.recurrence import LABELS
 from bot.sessions import ladder
+from bot.sessions.invites import invite_for
 from bot.text import shorten
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,6 @@ SESSION_RESCHEDULED = "session.rescheduled"
 SESSION_CANCELLED = "session.cancelled"
 SESSION_SERIES = "session.series"
 SESSION_SERIES_ENDED = "session.series_ended"
-
-
-def names_of(mentor: Member, member: Member) -> str:
-    return f"{mentor.display_name} (mentor) and {member.display_name}"
 
 
 async def _load(ctx: RenderContext, nudge: Nudge) -> tuple[Session, Member, Member, Member]:
@@ -52,16 +48,11 @@ def _changed(session: Session, nudge: Nudge) -> bool:
     return int(nudge.payload.get("sequence", session.sequence)) != session.sequence
 
 
-async def series_attachment(
-    ctx: RenderContext, session: Session, mentor: Member, member: Member
-) -> Attachment | None:
-    if session.series_id is None:
-        return None
-    series = await ctx.tx.sessions.series(ctx.community.id, session.series_id)
-    occurrences = await ctx.tx.sessions.series_sessions(session.series_id)
-    if series is None or not occurrences:
-        return None
-    return series_invite(series, occurrences, ctx.now, names_of(mentor, member))
+async def invite(
+    ctx: RenderContext, s: Session, mentor: Member, member: Member, *, whole_series: bool = True
+) -> Attachment:
+    return await invite_for(ctx.tx, ctx.community.id, s, mentor, member, ctx.now,
+                            whole_series=whole_series)
 
 
 def _describe(msg: MessageBuilder, s: Session, zone: str) -> MessageBuilder:
@@ -134,8 +125,8 @@ async def confirmed(ctx: RenderContext, nudge: Nudge) -> Rendered:
         msg.line("Share what you'd like to cover: ").hint(f"agenda {s.id} <text>").say(".")
     msg.choice("Reschedule", f"reschedule {s.id}")
     msg.choice("Cancel", f"cancel {s.id}", ChoiceStyle.DANGER)
-    invite = session_invite(s, ctx.now, names_of(mentor, member))
-    return ctx.dm(recipient, msg.build(attachments=(invite,)))
+    attached = await invite(ctx, s, mentor, member, whole_series=False)
+    return ctx.dm(recipient, msg.build(attachments=(attached,)))
 
 
 @nudge_kind(SESSION_RESCHEDULED, label="session moved")
@@ -152,12 +143,8 @@ async def rescheduled(ctx: RenderContext, nudge: Nudge) -> Rendered:
     msg.line("The updated invite is attached. If the new time doesn't work, reschedule or cancel.")
     msg.choice("Reschedule", f"reschedule {s.id}")
     msg.choice("Cancel", f"cancel {s.id}", ChoiceStyle.DANGER)
-    invite = (
-        await series_attachment(ctx, s, mentor, member)
-        if s.series_id is not None
-        else session_invite(s, ctx.now, names_of(mentor, member))
-    )
-    return ctx.dm(recipient, msg.build(attachments=(invite,) if invite else ()))
+    attached = await invite(ctx, s, mentor, member)
+    return ctx.dm(recipient, msg.build(attachments=(attached,)))
 
 
 @nudge_kind(SESSION_CANCELLED, label="session cancelled")
@@ -176,14 +163,8 @@ async def cancelled(ctx: RenderContext, nudge: Nudge) -> Rendered:
         msg.line("Their note:").quote(s.cancel_reason)
     attachments: tuple[Attachment, ...] = ()
     if nudge.payload.get("was_confirmed"):
-        invite = (
-            await series_attachment(ctx, s, mentor, member)
-            if s.series_id is not None
-            else session_invite(s, ctx.now, names_of(mentor, member))
-        )
-        if invite is not None:
-            attachments = (invite,)
-            msg.line("The calendar update is attached.")
+        attachments = (await invite(ctx, s, mentor, member),)
+        msg.line("The calendar update is attached.")
     if not skipped and s.series_id is None:
         other = canceller
         msg.choice("Book another time", f"book <member:{other.platform_user_id}>"[:90])
@@ -216,8 +197,8 @@ async def series(ctx: RenderContext, nudge: Nudge) -> Rendered:
     msg.line("Skip one with ").hint("skip <session #>").say(", stop them with ").hint(
         f"end-series {s.id}").say(".")
     msg.choice("End the series", f"end-series {s.id}", ChoiceStyle.DANGER)
-    invite = series_invite(series, occurrences, ctx.now, names_of(mentor, member))
-    return ctx.dm(recipient, msg.build(attachments=(invite,)))
+    attached = await invite(ctx, s, mentor, member)
+    return ctx.dm(recipient, msg.build(attachments=(attached,)))
 
 
 @nudge_kind(SESSION_SERIES_ENDED, label="series ended")
@@ -228,10 +209,9 @@ async def series_ended(ctx: RenderContext, nudge: Nudge) -> Rendered:
         f" ended the series of sessions (from #{s.id}); "
         f"{int(nudge.payload.get('cancelled', 0))} upcoming session(s) are cancelled."
     )
-    invite = await series_attachment(ctx, s, mentor, member)
-    if invite is not None:
-        msg.line("The calendar update is attached.")
-    return ctx.dm(recipient, msg.build(attachments=(invite,) if invite else ()))
+    msg.line("The calendar update is attached.")
+    attached = await invite(ctx, s, mentor, member)
+    return ctx.dm(recipient, msg.build(attachments=(attached,)))
 
 
 # -- the ladder before a session, and "Did it happen?" after it ---------------------------
