@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from bot import community, followups, intros, profiles, sessions
@@ -28,8 +29,8 @@ from bot.ports import Messenger
 from bot.registry import Registry
 from bot.repositories import Store
 from bot.when import warm_up
-from storage.db import create_engine, migrate
-from storage.maintenance import row_counts, schema_version
+from storage import maintenance
+from storage.db import NO_SCHEMA, Migration, create_engine, is_known, latest_version, migrate
 from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -144,15 +145,19 @@ async def assemble(
 @dataclass(frozen=True)
 class DatabaseReport:
     version: str
+    """The schema version of the database ("none" when it has no mentorbot schema yet)."""
+    latest: str
+    """The newest schema version this mentorbot knows."""
+    known: bool
+    """Whether this mentorbot knows ``version`` (False: a newer mentorbot upgraded it)."""
     counts: dict[str, int]
 
 
-async def upgrade_database(storage: StorageSettings) -> str:
-    """Run the migrations; the schema version reached."""
+async def upgrade_database(storage: StorageSettings) -> Migration:
+    """Run the migrations (once, even with instances starting at the same time)."""
     engine = create_engine(storage)
     try:
-        await migrate(engine)
-        return await schema_version(engine)
+        return await migrate(engine)
     finally:
         await engine.dispose()
 
@@ -161,9 +166,31 @@ async def check_database(storage: StorageSettings) -> DatabaseReport:
     """The schema version and the rows in every table, without changing anything."""
     engine = create_engine(storage)
     try:
-        return DatabaseReport(await schema_version(engine), await row_counts(engine))
+        version = await maintenance.schema_version(engine)
+        known = version == NO_SCHEMA or is_known(version)
+        return DatabaseReport(version, latest_version(), known,
+                              await maintenance.row_counts(engine))
     finally:
         await engine.dispose()
+
+
+async def copy_database(
+    source: StorageSettings, target: StorageSettings, *, worker_lease_seconds: float
+) -> maintenance.CopyReport:
+    """Copy everything from ``source`` into the empty ``target`` (``mentorbot db copy``).
+
+    Refused (``UserError``) while a bot process still runs on the source (its heartbeat is
+    younger than ``worker_lease_seconds``) or a nudge is being sent, or when the target is
+    not empty.
+    """
+    source_engine, target_engine = create_engine(source), create_engine(target)
+    try:
+        return await maintenance.copy_database(
+            source_engine, target_engine, worker_lease=timedelta(seconds=worker_lease_seconds)
+        )
+    finally:
+        await source_engine.dispose()
+        await target_engine.dispose()
 
 
 async def run(settings: Settings, make_adapter: Callable[[Settings], Adapter],
