@@ -19,10 +19,21 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
+from sqlalchemy import func, select
+
+from bot.bootstrap import open_store
+from bot.config import StorageSettings
+from bot.domain import NewNudge
+from bot.nudges.engine import ORGANIZER_ALERT, idempotency_key
+from storage import schema as t
+
 ROOT = Path(__file__).resolve().parent.parent
+NUDGES = 10_000
+COMMUNITIES = 50
 
 
 @dataclass
@@ -41,6 +52,9 @@ class Instance:
     logs: list[str] = field(default_factory=list)
     sent: int = 0
     killed_at: float | None = None
+    ended: bool = False
+    """Its output ended (it exited)."""
+    told_to_end: bool = False
     spawned_at: float = field(default_factory=time.monotonic)
     ready_at: float | None = None
     reader: asyncio.Task[None] | None = None
@@ -52,12 +66,14 @@ class Instance:
     def kill(self) -> float:
         """SIGKILL: no clean-up, no unregistering, claims left as they are."""
         self.killed_at = time.monotonic()
+        self.told_to_end = True
         self.process.send_signal(signal.SIGKILL)
         return self.killed_at
 
     async def stop(self) -> int:
         """Stop it as the bot is stopped (end of input); its exit code."""
         assert self.process.stdin is not None
+        self.told_to_end = True
         self.process.stdin.close()
         return await self.process.wait()
 
@@ -88,10 +104,13 @@ class Run:
 
     async def until(self, done: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
         """Wait until ``done()`` holds after something was heard; fail after ``timeout``."""
+        def crashed() -> list[Instance]:
+            return [i for i in self.instances if i.ended and not i.told_to_end]
+
         try:
             async with asyncio.timeout(timeout):
                 async with self.changed:
-                    await self.changed.wait_for(done)
+                    await self.changed.wait_for(lambda: bool(crashed()) or done())
         except TimeoutError:
             words = "\n".join(i.last_words() for i in self.instances)
             heard = ", ".join(f"{i.name} sent {i.sent}" for i in self.instances)
@@ -99,6 +118,9 @@ class Run:
                 f"gave up waiting ({timeout:.0f} s) for {what}: {len(self.sends)} keys sent "
                 f"({heard}), {len(self.checks)} checked\n{words}"
             ) from None
+        if crashed():
+            words = "\n".join(i.last_words() for i in crashed())
+            raise AssertionError(f"an instance exited while waiting for {what}\n{words}")
 
     async def _heard(self, instance: Instance, line: str) -> None:
         now = time.monotonic()
@@ -128,6 +150,7 @@ class Run:
         assert stdout is not None
         while line := await stdout.readline():
             await self._heard(instance, line.decode().rstrip("\n"))
+        instance.ended = True
         async with self.changed:
             self.changed.notify_all()
 
@@ -206,3 +229,52 @@ def other_host_prefix(host: str) -> list[str]:
 
 def can_run_other_hosts() -> bool:
     return bool(_namespace_flags())
+
+
+# -- the shared database ------------------------------------------------------------------
+
+
+async def seed(url: str, count: int = NUDGES) -> float:
+    """``count`` due nudges across the communities; when they were committed (monotonic)."""
+    store = await open_store(StorageSettings(url=url))
+    try:
+        now = datetime.now(UTC)
+        async with store.transaction() as tx:
+            ids = [(await tx.communities.create("test", f"T{i:04d}", f"Community {i}", now)).id
+                   for i in range(COMMUNITIES)]
+            await tx.nudges.add(
+                [NewNudge(ids[i % COMMUNITIES], ORGANIZER_ALERT, now - timedelta(seconds=1),
+                          channel="C0ORG", payload={"text": f"alert {i}"})
+                 for i in range(count)],
+                now,
+            )
+        return time.monotonic()
+    finally:
+        await store.close()
+
+
+async def in_flight(url: str, worker: str) -> set[str]:
+    """Keys of the nudges a (dead) instance left claimed."""
+    store = await open_store(StorageSettings(url=url))
+    try:
+        async with store.reading() as tx:
+            rows = await tx.conn.execute(  # type: ignore[attr-defined]
+                select(t.nudges.c.id).where(t.nudges.c.state == "sending",
+                                            t.nudges.c.claimed_by == worker))
+            return {idempotency_key(i) for (i,) in rows}
+    finally:
+        await store.close()
+
+
+async def final_state(url: str) -> tuple[dict[str, int], int]:
+    """Nudges per state, and how many workers are still registered."""
+    store = await open_store(StorageSettings(url=url))
+    try:
+        async with store.reading() as tx:
+            conn = tx.conn  # type: ignore[attr-defined]
+            states = dict((await conn.execute(
+                select(t.nudges.c.state, func.count()).group_by(t.nudges.c.state))).all())
+            workers = (await conn.execute(select(func.count()).select_from(t.workers))).scalar()
+            return states, int(workers)
+    finally:
+        await store.close()

@@ -21,77 +21,37 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.bootstrap import build_registry, open_store
 from bot.clock import ManualClock
 from bot.config import CommunityDefaults, NudgeSettings, StorageSettings
 from bot.domain import NewNudge, Worker
 from bot.messages import MemberAddress, Message
-from bot.nudges.engine import ORGANIZER_ALERT, NudgeEngine, idempotency_key
+from bot.nudges.engine import ORGANIZER_ALERT, NudgeEngine
 from bot.nudges.workers import Identity
 from bot.ports import Delivered, Destination
 from bot.repositories import Store
 from storage import schema as t
 from tests.conftest import pg_database
-from tests.instances import Run, journal_counts
+from tests.instances import (
+    COMMUNITIES,
+    NUDGES,
+    Run,
+    final_state,
+    in_flight,
+    journal_counts,
+    seed,
+)
 from tests.recording_port import RecordingMessenger
 
-NUDGES = 10_000
-COMMUNITIES = 50
 #: Short enough that the test sees a lease run out; the defaults are 20 s, 5 s and 30 s.
 LEASE, HEARTBEAT, SWEEP = 5.0, 1.0, 1.0
 TIMINGS = {"lease": LEASE, "heartbeat": HEARTBEAT, "sweep": SWEEP}
-
-
-async def seed(url: str, count: int = NUDGES) -> float:
-    """``count`` due nudges across the communities; when they were committed (monotonic)."""
-    store = await open_store(StorageSettings(url=url))
-    try:
-        now = datetime.now(UTC)
-        async with store.transaction() as tx:
-            ids = [(await tx.communities.create("test", f"T{i:04d}", f"Community {i}", now)).id
-                   for i in range(COMMUNITIES)]
-            await tx.nudges.add(
-                [NewNudge(ids[i % COMMUNITIES], ORGANIZER_ALERT, now - timedelta(seconds=1),
-                          channel="C0ORG", payload={"text": f"alert {i}"})
-                 for i in range(count)],
-                now,
-            )
-        return time.monotonic()
-    finally:
-        await store.close()
-
-
-async def in_flight(url: str, worker: str) -> set[str]:
-    """Keys of the nudges a (dead) instance left claimed."""
-    store = await open_store(StorageSettings(url=url))
-    try:
-        async with store.reading() as tx:
-            rows = await tx.conn.execute(  # type: ignore[attr-defined]
-                select(t.nudges.c.id).where(t.nudges.c.state == "sending",
-                                            t.nudges.c.claimed_by == worker))
-            return {idempotency_key(i) for (i,) in rows}
-    finally:
-        await store.close()
-
-
-async def final_state(url: str) -> tuple[dict[str, int], int]:
-    """Nudges per state, and how many workers are still registered."""
-    store = await open_store(StorageSettings(url=url))
-    try:
-        async with store.reading() as tx:
-            conn = tx.conn  # type: ignore[attr-defined]
-            states = dict((await conn.execute(
-                select(t.nudges.c.state, func.count()).group_by(t.nudges.c.state))).all())
-            workers = (await conn.execute(select(func.count()).select_from(t.workers))).scalar()
-            return states, int(workers)
-    finally:
-        await store.close()
 
 
 @pytest.fixture
