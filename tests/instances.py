@@ -206,6 +206,16 @@ def journal_counts(journal: Path) -> Counter[str]:
     return counts
 
 
+def run_cli(args: list[str], url: str) -> subprocess.CompletedProcess[str]:
+    """``mentorbot …`` as an operator runs it, with ``storage.url`` from the environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MENTORBOT_")}
+    env["MENTORBOT_STORAGE__URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", *args], cwd=ROOT, env=env, text=True,
+        capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+
+
 @cache
 def _namespace_flags() -> tuple[str, ...]:
     """``unshare`` flags that give a process its own host name here, or () if none work."""

@@ -7,10 +7,7 @@ never a stack trace; the schema built once however many instances start together
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +17,7 @@ from sqlalchemy import text
 from bot.bootstrap import open_store
 from bot.config import StorageSettings
 from storage.db import SchemaTooNew, create_engine, latest_version, migrate
-from tests.instances import Run, final_state, journal_counts, seed
+from tests.instances import Run, final_state, journal_counts, run_cli, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAD = latest_version()
@@ -74,10 +71,10 @@ async def test_an_instance_refuses_a_schema_newer_than_it_knows(any_db_url: str)
         f"the database schema is at version 9999, newer than this mentorbot knows (up to "
         f"{HEAD}): run the newer mentorbot that upgraded it")
 
-    upgrade = cli(["db", "upgrade"], any_db_url)
+    upgrade = run_cli(["db", "upgrade"], any_db_url)
     assert upgrade.returncode == 2
     assert upgrade.stderr.splitlines() == [f"mentorbot: database unavailable: {refused.value}"]
-    check = cli(["db", "check"], any_db_url)
+    check = run_cli(["db", "check"], any_db_url)
     assert check.returncode == 0, check.stderr
     assert check.stdout.splitlines()[0] == (
         f"schema version: 9999 (newer than this mentorbot, which knows up to {HEAD})")
@@ -90,28 +87,18 @@ async def test_an_instance_refuses_a_schema_newer_than_it_knows(any_db_url: str)
         await engine.dispose()
 
 
-def cli(args: list[str], url: str) -> subprocess.CompletedProcess[str]:
-    """``mentorbot …`` as an operator runs it, with ``storage.url`` from the environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MENTORBOT_")}
-    env["MENTORBOT_STORAGE__URL"] = url
-    return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", *args], cwd=ROOT, env=env, text=True,
-        capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-    )
-
-
-def test_db_check_and_upgrade_through_the_cli(any_db_url: str) -> None:
-    empty = cli(["db", "check"], any_db_url)
+def test_db_check_and_upgrade_through_the_run_cli(any_db_url: str) -> None:
+    empty = run_cli(["db", "check"], any_db_url)
     assert empty.returncode == 0, empty.stderr
     assert empty.stdout.splitlines()[0].startswith("schema version: none (no schema yet")
 
-    first = cli(["db", "upgrade"], any_db_url)
+    first = run_cli(["db", "upgrade"], any_db_url)
     assert (first.returncode, first.stdout) == (
         0, f"upgraded the database from schema version none to {HEAD}\n"), first.stderr
-    again = cli(["db", "upgrade"], any_db_url)
+    again = run_cli(["db", "upgrade"], any_db_url)
     assert again.stdout == f"the database is already at schema version {HEAD}\n"
 
-    check = cli(["db", "check"], any_db_url)
+    check = run_cli(["db", "check"], any_db_url)
     assert check.returncode == 0
     lines = check.stdout.splitlines()
     assert lines[0] == f"schema version: {HEAD} (up to date)"
@@ -135,7 +122,7 @@ def test_a_database_that_is_down_gives_one_line_and_exit_code_2(
     down = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/mentorbot"
     unopenable = f"sqlite+aiosqlite:///{tmp_path / 'no-such-dir' / 'mentorbot.db'}"
     for url, why in ((down, "Connect call failed"), (unopenable, "unable to open database")):
-        result = cli(task, url)
+        result = run_cli(task, url)
         assert result.returncode == 2, result.stdout + result.stderr
         [line] = result.stderr.splitlines()
         assert line.startswith(f"mentorbot: database unavailable: cannot connect to "
@@ -148,7 +135,7 @@ def test_db_copy_from_a_database_that_is_down_gives_one_line_and_exit_code_2(
     tmp_path: Path,
 ) -> None:
     down = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/mentorbot"
-    result = cli(["db", "copy", "--from", down, "--to", f"sqlite+aiosqlite:///{tmp_path}/x.db"],
+    result = run_cli(["db", "copy", "--from", down, "--to", f"sqlite+aiosqlite:///{tmp_path}/x.db"],
                  down)
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
