@@ -57,13 +57,49 @@ def test_missing_config_file(tmp_path: Path) -> None:
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 
-@pytest.mark.parametrize("variable", ["MENTORBOT_SLACK_BOT_TOKEN", "MENTORBOT_DISCORD_TOKEN"])
+@pytest.mark.parametrize("variable", ["MENTORBOT_DISCORD_TOKEN"])
 def test_platform_token_not_supported_yet(tmp_path: Path, variable: str) -> None:
     result = run(["--db", "x.db"], tmp_path, **{variable: MARKER})
     assert result.returncode == 2
     assert variable in result.stderr and "coming next" in result.stderr
     assert MARKER not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+APP_MARKER = "xapp-1-A0SECRET-MARKER-4242"
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "env", "named", "problem"),
+    [
+        (["slack"], "", {}, "MENTORBOT_SLACK_BOT_TOKEN", "is not set"),
+        (["slack"], "", {"MENTORBOT_SLACK_BOT_TOKEN": "xoxp-SECRET-MARKER-4242"},
+         "MENTORBOT_SLACK_BOT_TOKEN", "is malformed"),
+        ([], "", {"MENTORBOT_SLACK_BOT_TOKEN": MARKER},  # chosen because its token is set
+         "MENTORBOT_SLACK_APP_TOKEN", "is not set"),
+        (["slack"], "", {"MENTORBOT_SLACK_BOT_TOKEN": MARKER,
+                         "MENTORBOT_SLACK_APP_TOKEN": "xoxb-SECRET-MARKER-4242"},
+         "MENTORBOT_SLACK_APP_TOKEN", "is malformed"),
+        (["slack"], '[slack]\nmode = "http"\n',
+         {"MENTORBOT_SLACK_BOT_TOKEN": MARKER, "MENTORBOT_SLACK_APP_TOKEN": APP_MARKER},
+         "MENTORBOT_SLACK_SIGNING_SECRET", "is not set"),
+        (["slack"], '[slack]\nmode = "http"\n',
+         {"MENTORBOT_SLACK_BOT_TOKEN": MARKER,
+          "MENTORBOT_SLACK_SIGNING_SECRET": "SECRET-MARKER 4242"},
+         "MENTORBOT_SLACK_SIGNING_SECRET", "is malformed"),
+    ],
+)
+def test_slack_tokens_are_checked_before_anything_starts(
+    tmp_path: Path, args: list[str], config: str, env: dict[str, str], named: str, problem: str
+) -> None:
+    if config:
+        (tmp_path / "config.toml").write_text(config)
+    result = run(args, tmp_path, **env)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"mentorbot: {named} {problem}")
+    assert "SECRET-MARKER" not in result.stderr + result.stdout
+    assert not list(tmp_path.glob("*.db"))  # nothing started
 
 
 def test_piped_session_with_the_installed_script(tmp_path: Path) -> None:
