@@ -12,14 +12,15 @@ import asyncio
 import logging
 import re
 import sys
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from adapters.slack.adapter import SlackAdapter, TokenRefused
 from adapters.slack.logs import install_redaction
-from bot.bootstrap import run
-from bot.clock import Clock
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,11 @@ def secrets_of(settings: Settings) -> list[str]:
 
 async def serve(settings: Settings, clock: Clock | None = None) -> int:
     """Run the Slack adapter until stopped; 2 if Slack refuses the token at start."""
+    # Imported here: the token checks above answer at once, before the SDKs and the database
+    # layer load (and log).
+    from adapters.slack.adapter import SlackAdapter, TokenRefused
+    from bot.bootstrap import run
+
     adapter = SlackAdapter(settings, clock)
     try:
         identity = await adapter.identify()
