@@ -160,6 +160,18 @@ async def test_book_confirm_invite_reminders_and_follow_ups(tmp_path: Path) -> N
             assert dm[tagged].metadata is not None
             assert dm[tagged].metadata["event_type"] == "mentorbot_nudge"
 
+        # A reply that carries a file goes to the person's DM (ephemeral messages carry none).
+        uploads = len(world.slack.uploads)
+        moved = await world.command("reschedule 1 when: Tue 12:30 reason: a clash", user=BOB)
+        [note] = await world.replies(moved)
+        assert "I sent this to our direct messages" in shown(note.body)
+        await world.slack.wait_for_call("chat.postMessage", where=lambda c: "12:30" in str(
+            c.args.get("text")) and c.args.get("channel") == world.slack.dm_channel_of(BOB))
+        dm = world.dms(BOB)
+        assert dm[-2].files and "12:30" in dm[-1].text  # the file, then its message
+        assert world.slack.uploads[uploads].channel_id == world.slack.dm_channel_of(BOB)
+        await world.deliver_due()
+
         # Reminders arrive as the clock moves; after the session, "Did it happen?".
         before = {u: len(world.dms(u)) for u in (ALICE, BOB)}
         await world.advance(timedelta(days=1, hours=12))

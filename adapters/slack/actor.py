@@ -77,7 +77,8 @@ class Replier:
             form = form or message.form
             if message.attachments:
                 await self._to_dm(actor, message)
-                shown.append(text(FILE_NOTE))
+                if not actor.in_bot_dm:  # there, the message with its file is the answer
+                    shown.append(text(FILE_NOTE))
             else:
                 shown.append(replace(message, form=None))
         if form is not None and not await self.open_form(actor, form):
