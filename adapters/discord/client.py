@@ -76,6 +76,9 @@ def make_client(
 ) -> MentorbotClient:
     if settings.shard_ids is not None:
         options["shard_ids"] = list(settings.shard_ids)
+    # The bot never joins voice: discord.py's warnings about voice libraries would only worry.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
     return client_class(
         intents=intents(),
         allowed_mentions=discord.AllowedMentions.none(),

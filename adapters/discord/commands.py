@@ -4,9 +4,10 @@ The rules, so a person can predict every name (README.md shows the result):
 
 * **One top-level command per feature group**, as :data:`TOP_LEVEL` maps the core's groups
   (``General``, ``Mentors`` and ``Mentees`` → ``/mentor``; ``Sessions`` → ``/session``; ``After
-  sessions`` → ``/after``; ``Organizers`` → ``/organizer``). A group missing from the table
-  gets its own command named after it, so a new feature never disappears silently. Each
-  top-level command holds at most 25 subcommands (Discord's limit); more is an error at start.
+  sessions`` → ``/after``; ``Mentorships`` → ``/mentorship``; ``Organizers`` → ``/organizer``).
+  A group missing from the table gets its own command named after it, so a new feature never
+  disappears silently. Each top-level command holds at most 25 subcommands (Discord's limit);
+  more is an error at start.
 * **Subcommand name = the core's verb**, lowercased: a verb that starts with its top-level
   command's name drops that word (``mentor set`` → ``/mentor set``), other spaces become ``-``
   (``settings set`` → ``/organizer settings-set``); dashes stay (``/mentor decline-pause``).
@@ -47,12 +48,14 @@ TOP_LEVEL: Mapping[str, str] = {
     "Sessions": "session",
     "After sessions": "after",
     "Organizers": "organizer",
+    "Mentorships": "mentorship",
 }
 TOP_DESCRIPTIONS: Mapping[str, str] = {
     "mentor": "Find a mentor, ask for an intro, mentor others; your profile and timezone",
     "session": "Book, confirm and manage mentoring sessions",
     "after": "After a session: say whether it happened, thank, rate, follow up",
     "organizer": "For organizers: settings, report, nudges and feedback",
+    "mentorship": "Your mentorships: goals, check-ins, progress, feedback, pause or end",
 }
 
 SUB_COMMAND, STRING, INTEGER, BOOLEAN, USER = 1, 3, 4, 5, 6

@@ -2,7 +2,8 @@
 
 A missing, malformed or rejected token ends with one line on stderr and exit code 2 (never the
 token itself, never a trace); so does an impossible shard setting. A Discord that cannot be
-reached ends with one line and exit code 1.
+reached ends with one line and exit code 1. The settings are checked before discord.py and the
+database layer are even imported, so a wrong setting says only what is wrong.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import re
 import signal
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import aiohttp
-import discord
 from pydantic import SecretStr
 
-from adapters.discord.adapter import DiscordAdapter
-from bot.bootstrap import run
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from adapters.discord.adapter import DiscordAdapter
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,15 @@ async def serve(
     token: str,
     *,
     sync_only: bool,
-    make_adapter: Callable[..., DiscordAdapter] = DiscordAdapter,
+    make_adapter: Callable[..., DiscordAdapter] | None = None,
 ) -> int:
-    adapter = make_adapter(settings, token=token)
+    import aiohttp
+    import discord
+
+    from adapters.discord.adapter import DiscordAdapter
+    from bot.bootstrap import run
+
+    adapter = (make_adapter or DiscordAdapter)(settings, token=token)
     try:
         try:
             await adapter.login()
