@@ -1,4 +1,4 @@
-"""The nudge engine against real SQLite files (and PostgreSQL for concurrent claims).
+"""The nudge engine against a real database: every test runs on SQLite and on PostgreSQL.
 
 Data is made the way people make it, through ``Mentorbot.handle_text``: Ada mentors Python, Bob
 asks her for an intro. The platform is :class:`tests.recording_port.RecordingMessenger`, which
@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.bootstrap import build_core, build_engine
+from bot.bootstrap import build_core, build_engine, open_store
 from bot.caller import Caller
 from bot.clock import ManualClock
 from bot.config import CommunityDefaults, NudgeSettings, StorageSettings
@@ -91,6 +92,15 @@ class World:
         rows = await self.nudges(kind)
         assert len(rows) == 1, rows
         return rows[0]
+
+
+@pytest.fixture
+async def store(any_db_url: str) -> AsyncIterator[Store]:
+    """The real storage, opened as the composition root opens it: once on SQLite, once on
+    PostgreSQL (a throwaway database each)."""
+    s = await open_store(StorageSettings(url=any_db_url))
+    yield s
+    await s.close()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The scheduler only wakes the engine: check when it arms its alarm, without waiting for it.
 
 The APScheduler instance is started paused (jobs are kept and their run dates computed, nothing
-fires by itself); a test runs a job by calling the job's function, as APScheduler would.
+fires by itself); a test runs a job by calling the job's function, as APScheduler would. Every
+test runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.bootstrap import build_engine
+from bot.bootstrap import build_engine, open_store
 from bot.clock import ManualClock
-from bot.config import CommunityDefaults, NudgeSettings
+from bot.config import CommunityDefaults, NudgeSettings, StorageSettings
 from bot.domain import NewNudge
 from bot.nudges.engine import ORGANIZER_ALERT
 from bot.nudges.scheduler import NudgeScheduler
@@ -49,6 +50,13 @@ class Rig:
         job = self.sched.scheduler.get_job(job_id)
         assert job is not None, f"no {job_id!r} job armed"
         return (job.next_run_time - datetime.now(UTC)).total_seconds()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def store(any_db_url: str) -> AsyncIterator[Store]:
+    s = await open_store(StorageSettings(url=any_db_url))
+    yield s
+    await s.close()
 
 
 @pytest.fixture

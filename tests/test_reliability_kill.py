@@ -1,13 +1,14 @@
 """Exactly once across SIGKILL: kill the dispatcher at random moments, restart it, count.
 
-The dispatcher runs in a child process (``tests/kill_child.py``) over a real SQLite file with
-2,000 due nudges, started through the bot's own start-up path (the composition root and the
-scheduler), so a restart takes over the killed process's claims the way the bot does: at once,
-because the owner's pid no longer runs, not after a five-minute claim timeout. Its port appends
-every send call to a journal and fsyncs it before the call returns, so the record survives the
-kill; a restarted child reads the journal back, which is
-what the platform would answer to ``find_sent``. The journal holds every send *attempt*, not only
-the first of each key, so the platform's deduplication cannot hide a double send of ours.
+The dispatcher runs in a child process (``tests/kill_child.py``) over a real database (a SQLite
+file, then a PostgreSQL database) with 2,000 due nudges, started through the bot's own start-up
+path (the composition root and the scheduler), so a restart takes over the killed process's
+claims the way the bot does: at once, because the owner's pid no longer runs, not after a
+five-minute claim timeout. Its port appends every send call to a journal and fsyncs it before
+the call returns, so the record survives the kill; a restarted child reads the journal back,
+which is what the platform would answer to ``find_sent``. The journal holds every send
+*attempt*, not only the first of each key, so the platform's deduplication cannot hide a double
+send of ours.
 
 The parent kills after a random number of further deliveries (read from the child's output:
 no sleeping), at least 10 times, including kills during start-up and recovery, then lets the
@@ -120,10 +121,10 @@ def _journal(journal: Path) -> Counter[str]:
 
 
 async def test_sigkill_at_random_moments_delivers_each_nudge_exactly_once(
-    tmp_path: Path,
+    any_db_url: str, tmp_path: Path,
 ) -> None:
     started = time.monotonic()
-    url = f"sqlite+aiosqlite:///{tmp_path / 'kill.db'}"
+    url = any_db_url
     journal = tmp_path / "platform.journal"
     ids = await _seed(url)
     seed = random.randrange(1 << 30)

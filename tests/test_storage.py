@@ -6,6 +6,7 @@ same thing on both. Each repository method is exercised in ``tests/test_reposito
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from bot.caller import Caller
 from bot.clock import ManualClock
 from bot.config import CommunityDefaults, StorageSettings
 from bot.domain import IntroState
+from bot.errors import StorageBusy
 from storage import schema
-from storage.db import create_engine, migrate
+from storage.db import NO_SCHEMA, create_engine, latest_version, migrate
 from storage.store import SqlStore
 from tests.conftest import START
 
@@ -128,8 +130,8 @@ async def test_times_are_stored_as_utc_and_come_back_aware(any_db_url: str) -> N
         await store.close()
 
 
-async def test_a_naive_datetime_is_refused_by_storage(sqlite_url: str) -> None:
-    store = await sql_store(sqlite_url)
+async def test_a_naive_datetime_is_refused_by_storage(any_db_url: str) -> None:
+    store = await sql_store(any_db_url)
     try:
         with pytest.raises(Exception, match="naive"):
             async with store.transaction() as tx:
@@ -227,6 +229,38 @@ async def test_a_failed_transaction_leaves_nothing_behind(any_db_url: str) -> No
                 raise RuntimeError("boom")
         async with store.reading() as tx:
             assert await tx.communities.get("test", "gone") is None
+    finally:
+        await store.close()
+
+
+async def test_instances_migrating_at_the_same_moment_build_the_schema_once(
+    any_db_url: str,
+) -> None:
+    engines = [engine_for(any_db_url) for _ in range(3)]
+    try:
+        done = await asyncio.gather(*(migrate(e) for e in engines))
+    finally:
+        for e in engines:
+            await e.dispose()
+    head = latest_version()
+    assert sorted((m.before, m.after) for m in done) == sorted([
+        (NO_SCHEMA, head), (head, head), (head, head)])  # built once; the others found it
+
+
+async def test_postgresql_connections_carry_the_configured_limits(postgres_url: str) -> None:
+    settings = StorageSettings(url=postgres_url, pool_size=3, statement_timeout_seconds=0.3,
+                               busy_timeout_seconds=1.5)
+    store = SqlStore(create_engine(settings))
+    try:
+        async with store.reading() as tx:
+            conn = tx.conn
+            assert (await conn.execute(text("SHOW statement_timeout"))).scalar() == "300ms"
+            assert (await conn.execute(text("SHOW lock_timeout"))).scalar() == "1500ms"
+        assert store.engine.pool.size() == 3  # type: ignore[attr-defined]
+        # A statement that runs longer than the timeout is cancelled: the core hears "busy".
+        with pytest.raises(StorageBusy):
+            async with store.reading() as tx:
+                await tx.conn.execute(text("SELECT pg_sleep(5)"))
     finally:
         await store.close()
 
