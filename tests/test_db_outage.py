@@ -94,9 +94,8 @@ async def test_commands_during_an_outage_change_nothing_and_work_again_after(bot
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "bot/core.py maps StorageBusy to 'busy, try again' but not StorageUnavailable: a view or a "
-    "command answers 'something went wrong' (logged as a bug with its trace), and a command "
-    "with a date or time (read in Mentorbot._reading) raises StorageUnavailable to the adapter"))
+    "bot/core.py answers StorageUnavailable with 'something went wrong' (a date or time "
+    "parameter even raises it to the adapter); only StorageBusy is 'busy, try again'"))
 async def test_commands_during_an_outage_answer_busy_try_again(bot: Bot) -> None:
     bot.proxy.cut()
     for who, line in DURING:
@@ -183,10 +182,8 @@ async def test_a_batch_interrupted_by_an_outage_is_delivered_once(bot: Bot) -> N
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "bot/nudges/engine.py: when recording a batch's outcomes fails, the rows stay 'sending' "
-    "under this live process's id, which recover() never takes from a live owner: they are "
-    "settled only after claim_timeout_seconds (300 s). The engine could keep the unrecorded "
-    "outcomes and record them on its next run, or recover its own claims between runs."))
+    "bot/nudges/engine.py: outcomes that could not be recorded leave the rows 'sending' under "
+    "this live process, settled only after claim_timeout_seconds (300 s)"))
 async def test_a_batch_interrupted_by_an_outage_is_settled_when_the_database_is_back(
     bot: Bot,
 ) -> None:

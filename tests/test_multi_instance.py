@@ -252,10 +252,8 @@ async def test_a_slow_live_instance_keeps_its_claims_however_long_it_takes(
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "bot/nudges/workers.py gone_workers skips every worker with this host AND this pid as "
-    "'another engine in this very process', even when its heartbeat is hours old. A container "
-    "restarted under the same host name gets the same pid (1, or tini's child): its previous "
-    "life's claims then wait for claim_timeout_seconds (300 s), and the row is never removed."))
+    "bot/nudges/workers.py: a worker with this host and this pid counts as alive whatever its "
+    "heartbeat; a container restarted under its host name gets the same pid"))
 async def test_a_restarted_container_with_the_same_pid_takes_over_its_previous_claims(
     shared_store: Store, clock: ManualClock
 ) -> None:
