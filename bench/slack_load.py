@@ -70,7 +70,7 @@ def _user_id(i: int) -> str:
     return f"U0LOAD{i:04d}"
 
 
-def _command(rng: random.Random, member: int, members: int) -> str:
+def _command(rng: random.Random, members: int) -> str:
     mentor = rng.randrange(MENTORS)
     roll = rng.random()
     topic = rng.choice(TOPICS)
@@ -117,7 +117,7 @@ async def run_slack_load(commands: int, members: int, concurrency: int) -> dict[
                 await slack.socket.wait_connected()
                 await _warm(slack, members)
                 figures = await _load(slack, commands, members, concurrency)
-                await adapter.close()
+                await adapter.close()  # stop listening before the database closes
         finally:
             await adapter.close()
             await slack.close()
@@ -156,7 +156,7 @@ async def _load(
     slack: _Standin, commands: int, members: int, concurrency: int
 ) -> dict[str, float]:
     rng = random.Random(2026)
-    plan = [(rng.randrange(members), _command(rng, 0, members)) for _ in range(commands)]
+    plan = [(rng.randrange(members), _command(rng, members)) for _ in range(commands)]
     gate = asyncio.Semaphore(concurrency)
     acks: list[float] = []
     replies: list[float] = []

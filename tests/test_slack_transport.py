@@ -183,3 +183,12 @@ async def test_a_members_timezone_follows_slack(tmp_path: Path) -> None:
             {"type": "user_change", "user": {"id": ALICE, "tz": "Asia/Tokyo"},
              "event_ts": world.slack.next_ts()}))
         assert "Asia/Tokyo" in await world.say("my", user=ALICE)
+
+
+async def test_a_429_on_an_interactive_call_is_retried_once(tmp_path: Path) -> None:
+    async with slack_world(tmp_path) as world:
+        limited = world.slack.rate_limit_next("views.open", retry_after=0)
+        await world.command("mentor", user=ALICE)
+        view = await world.modal()
+        assert limited.hits == 1 and view["title"]["text"] == "Become a mentor"
+        assert [c.status for c in world.slack.calls("views.open")] == [429, 200]

@@ -164,8 +164,8 @@ class SlackAdapter:
         self._stopped.set()
 
     async def close(self) -> None:
-        """Stop listening first (no new work), then finish the Home publishes, then the
-        HTTP session."""
+        """Stop listening first (no new work), then let interactions under way finish, then
+        the HTTP session. Closing twice does nothing more."""
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
@@ -174,4 +174,5 @@ class SlackAdapter:
             self._runner = None
         if self.bot is not None:
             await self.bot.close()
+            self.bot = None
         await self.session.close()
