@@ -62,14 +62,22 @@ async def request_alice(bot: Bot) -> None:
 async def test_a_slow_answer_is_deferred_then_followed_up(tmp_path: Path,
                                                           clock: ManualClock) -> None:
     async with discord_bot(tmp_path, clock, budget=0.05) as bot:
+        await request_alice(bot)
         async with bot.app.store.transaction() as tx:  # another writer holds the database
             await tx.communities.get("discord", GUILD_ID)
             handle = await bot.sd.slash("mentor tz", {"zone": "Europe/Berlin"})
             first = await handle.reply(timeout=SAFETY)
             assert (first.type, first.ephemeral) == (5, True), "“thinking…”, only for alice"
+            request = bot.sd.dms_to("alice")[-1]
+            click = await bot.sd.click(request.id, button(request, "Accept")["custom_id"])
+            assert (await click.reply(timeout=SAFETY)).type == 6, "a click is deferred silently"
         said = await bot.seen(handle, "Europe/Berlin")
         assert said.startswith("Your timezone is now Europe/Berlin.")
-        answered_once_in_time(handle)
+        assert "Accepted!" in await bot.seen(click, "Accepted")
+        await bot.sd.wait_until(lambda: bool(bot.sd.message(request.id).edited), SAFETY)
+        assert all(b["disabled"] for b in buttons(bot.sd.message(request.id)))
+        for done in (handle, click):
+            answered_once_in_time(done)
 
 
 async def test_a_refused_form_reopens_with_what_was_typed_and_the_error_under_it(
@@ -173,6 +181,8 @@ async def test_a_gateway_drop_and_resume_lose_and_double_nothing(bot: Bot) -> No
     assert len(contents) == len(set(contents)), "nothing was sent twice"
     assert [len(sd.requests_to("/gateway/bot")), len(sd.gateway.received(op=2))] == [1, 1]
     assert len(sd.gateway.received(op=6)) == 1, "resumed, not identified again"
+    (identify,) = sd.gateway.received(op=2)
+    assert identify.d["intents"] == 1, "the guilds intent only: no members, no message content"
 
 
 async def test_ready_again_after_an_invalid_session_starts_nothing_twice(bot: Bot) -> None:

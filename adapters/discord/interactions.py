@@ -196,12 +196,17 @@ class Interactions:
     async def _in_time(
         self, work: Coroutine[Any, Any, T], *, defer: Callable[[], Awaitable[Any]]
     ) -> T:
-        """``work``'s result; if it takes longer than the budget, ``defer`` first."""
+        """``work``'s result; if it takes longer than the budget, ``defer`` first.
+
+        The budget counts from when the handler starts, not from the time in the
+        interaction's id: a skewed clock (or a stand-in's) would turn every answer into a
+        deferral."""
         task = asyncio.ensure_future(work)
+        budget = self.budget
         try:
-            return await asyncio.wait_for(asyncio.shield(task), self.budget)
+            return await asyncio.wait_for(asyncio.shield(task), budget)
         except TimeoutError:
-            log.info("the core took over %.1fs: deferring the interaction", self.budget)
+            log.info("the core took over %.2fs: deferring the interaction", budget)
             await defer()
             return await task
 

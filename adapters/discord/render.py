@@ -91,6 +91,7 @@ class Renderer:
 
     def __init__(self, book: CommandBook) -> None:
         self.book = book
+        self._verbs = frozenset(book.registry.grammar.verbs)
 
     def text(self, segments: Sequence[Segment], guild_id: str | None) -> str:
         out: list[str] = []
@@ -115,6 +116,9 @@ class Renderer:
         return "".join(out)
 
     def hint(self, command: str, guild_id: str | None) -> str:
+        words = command.lower().lstrip("/").split(maxsplit=2)
+        if not words or (words[0] not in self._verbs and " ".join(words[:2]) not in self._verbs):
+            return code(command)  # not a command (`off`, `public: yes`): just code
         try:
             spec, rest = self.book.registry.grammar.split_verb(command)
         except UserError:
