@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from adapters.discord.limits import SAFE_LIMIT
 from adapters.discord.messenger import nonce_for, space_name
 from bot.clock import ManualClock
 from bot.domain import Worker
 from bot.messages import MemberAddress, MessageBuilder
 from bot.nudges.engine import idempotency_key
-from bot.ports import DirectMessage
+from bot.ports import DirectMessage, HoldScope, RateLimited
 from storage import schema as t
 from tests.discord_harness import (
     CONTEXT,
@@ -279,3 +280,19 @@ async def test_a_missing_intros_channel_fails_once_and_organizers_are_told(
 def test_thread_names_fit_discord_and_end_with_their_key() -> None:
     name = space_name("Intro: " + "A very long display name " * 8, "intro-123456")
     assert len(name) <= 100 and name.endswith(" · intro-123456")
+
+
+async def test_sending_pauses_long_before_discord_would_ban_the_ip(bot: Bot) -> None:
+    watch = bot.adapter.watch
+    for _ in range(SAFE_LIMIT - 1):
+        watch.note(403, None, "POST", "https://discord.test/api/v10/channels/1/messages")
+    watch.note(429, "shared", "POST", "https://discord.test/api/v10/channels/1/messages")
+    assert watch.recent() == SAFE_LIMIT - 1, "shared 429s are not counted by Discord"
+    to_alice = DirectMessage(MemberAddress(ALICE_ID, "Alice"))
+    message = MessageBuilder().say("Hello").build()
+    await bot.adapter.messenger.send(GUILD_ID, to_alice, message, "mentorbot-nudge-1")
+    watch.note(401, None, "GET", "https://discord.test/api/v10/users/@me")
+    with pytest.raises(RateLimited) as paused:
+        await bot.adapter.messenger.send(GUILD_ID, to_alice, message, "mentorbot-nudge-2")
+    assert paused.value.scope is HoldScope.EVERYTHING and paused.value.retry_after >= 60
+    assert len(bot.sd.requests_to(MESSAGES, "POST")) == 1, "nothing more reached Discord"
