@@ -133,23 +133,27 @@ class Renderer:
 
     def parts(self, message: Message, guild_id: str | None) -> list[Part]:
         """``message`` as Discord messages within 2,000 characters and 25 buttons each."""
+        whole = self.text(message.segments, guild_id)
+        if len(whole) <= MAX_CHARS and len(message.choices) <= MAX_BUTTONS:
+            return [self._part(message, whole)]  # the usual case: no cutting to measure
         pieces = split_message(
             message, max_chars=MAX_CHARS, max_choices=MAX_BUTTONS,
             measure=lambda segments: len(self.text(segments, guild_id)),
         )
-        return [
-            Part(
-                content=self.text(piece.segments, guild_id),
-                choices=piece.choices,
-                attachments=piece.attachments,
-                pinged=tuple(dict.fromkeys(
-                    m.platform_user_id for m in piece.pinged() if m.platform_user_id.isdigit()
-                )),
-                private=piece.visibility is Visibility.PRIVATE,
-                form=piece.form,
-            )
-            for piece in pieces
-        ]
+        return [self._part(piece, self.text(piece.segments, guild_id)) for piece in pieces]
+
+    @staticmethod
+    def _part(message: Message, content: str) -> Part:
+        return Part(
+            content=content,
+            choices=message.choices,
+            attachments=message.attachments,
+            pinged=tuple(dict.fromkeys(
+                m.platform_user_id for m in message.pinged() if m.platform_user_id.isdigit()
+            )),
+            private=message.visibility is Visibility.PRIVATE,
+            form=message.form,
+        )
 
     def _bot_text(self, text: str, guild_id: str | None) -> str:
         """Bot text, escaped; its `code spans` stay code, or become command mentions."""
