@@ -114,3 +114,13 @@ async def test_serve_runs_the_bot_until_it_is_closed(tmp_path: Path) -> None:
         await made[0].client.close()
         assert await asyncio.wait_for(running, SAFETY) == 0
         assert gateway == discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+
+
+async def test_a_database_that_cannot_be_opened_exits_2_with_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async with running_discord(point_discord_py=False) as sd:
+        settings = settings_for(sd, f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'bot.db'}")
+        assert await serve(settings, TOKEN, sync_only=False) == 2
+        assert sd.gateway.connections == [], "nothing connected without a database"
+    err = capsys.readouterr().err
+    assert err.startswith("mentorbot: database unavailable:") and err.count("\n") == 1

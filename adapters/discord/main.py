@@ -2,8 +2,10 @@
 
 A missing, malformed or rejected token ends with one line on stderr and exit code 2 (never the
 token itself, never a trace); so does an impossible shard setting. A Discord that cannot be
-reached ends with one line and exit code 1. The settings are checked before discord.py and the
-database layer are even imported, so a wrong setting says only what is wrong.
+reached ends with one line and exit code 1; a database that cannot be used (or was upgraded by
+a newer mentorbot) with one line and exit code 2, as ``mentorbot db`` says it. The settings
+are checked before discord.py and the database layer are even imported, so a wrong setting
+says only what is wrong.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ async def serve(
 
     from adapters.discord.adapter import DiscordAdapter
     from bot.bootstrap import run
+    from bot.errors import StorageUnavailable
 
     adapter = (make_adapter or DiscordAdapter)(settings, token=token)
     try:
@@ -98,7 +101,10 @@ async def serve(
                      "globally (Discord may take up to an hour to show them everywhere)."))
             return 0
         _close_on_sigterm(adapter)
-        await run(settings, lambda _settings: adapter)
+        try:
+            await run(settings, lambda _settings: adapter)
+        except StorageUnavailable as error:  # as `mentorbot db` says it
+            return fail(f"database unavailable: {error}", USAGE_ERROR)
         return 0
     finally:
         await adapter.close()
