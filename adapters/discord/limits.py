@@ -37,6 +37,11 @@ def last_429_scope() -> str | None:
     return _last_429_scope.get()
 
 
+def forget_429_scope() -> None:
+    """Start a new delivery: an earlier 429's scope must not colour a later rate limit."""
+    _last_429_scope.set(None)
+
+
 class InvalidRequests:
     """Counts 401/403/429 answers over a sliding 10-minute window (shared 429s excepted: Discord
     does not count them)."""

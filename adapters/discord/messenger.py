@@ -37,7 +37,7 @@ import aiohttp
 import discord
 
 from adapters.discord.buttons import view_of
-from adapters.discord.limits import InvalidRequests, last_429_scope
+from adapters.discord.limits import InvalidRequests, forget_429_scope, last_429_scope
 from adapters.discord.render import Renderer, allowed_mentions, files
 from bot.messages import MemberAddress, Message
 from bot.ports import (
@@ -254,6 +254,7 @@ class DiscordMessenger:
 @contextmanager
 def translated(destination: Destination | None) -> Iterator[None]:
     """discord.py's errors as the core's delivery errors."""
+    forget_429_scope()
     try:
         yield
     except DeliveryError:
