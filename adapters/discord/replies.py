@@ -42,6 +42,8 @@ def form_button(message: Message) -> Message:
 
 
 class Responder:
+    """Answers one interaction at a time with a core reply (stateless but for ``forms``)."""
+
     def __init__(self, renderer: Renderer, forms: FormMemory) -> None:
         self.renderer = renderer
         self.forms = forms
