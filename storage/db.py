@@ -16,6 +16,7 @@ migrations it ships (a newer mentorbot upgraded the database): it refuses to sta
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,11 +187,25 @@ async def connect(engine: AsyncEngine) -> AsyncConnection:
     bug and must show as one.
     """
     try:
+        if engine.dialect.name == "sqlite":
+            _check_sqlite_file(engine)
         return await engine.connect()
-    except (DBAPIError, OSError, TimeoutError) as exc:
+    except (DBAPIError, sqlite3.Error, OSError, TimeoutError) as exc:
         raise StorageUnavailable(
             f"cannot connect to {describe(engine)}: {reason(exc)}"
         ) from None
+
+
+def _check_sqlite_file(engine: AsyncEngine) -> None:
+    """Open the SQLite file once directly (creating it, as connecting would).
+
+    Why: when aiosqlite fails to open a file, its worker thread reports the failure after the
+    caller has moved on; in a command that then exits (``mentorbot db …``) that report lands on
+    a closed event loop and prints a stack trace after our one line.
+    """
+    path = engine.url.database
+    if path and path != ":memory:" and not path.startswith("file:"):
+        sqlite3.connect(path).close()
 
 
 def reason(exc: BaseException) -> str:

@@ -87,7 +87,7 @@ async def test_an_instance_refuses_a_schema_newer_than_it_knows(any_db_url: str)
         await engine.dispose()
 
 
-def test_db_check_and_upgrade_through_the_run_cli(any_db_url: str) -> None:
+def test_db_check_and_upgrade_through_the_cli(any_db_url: str) -> None:
     empty = run_cli(["db", "check"], any_db_url)
     assert empty.returncode == 0, empty.stderr
     assert empty.stdout.splitlines()[0].startswith("schema version: none (no schema yet")
