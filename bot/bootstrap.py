@@ -17,17 +17,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from bot import community, followups, intros, profiles, sessions
 from bot.clock import Clock, SystemClock
+from bot.community import feature as community
 from bot.config import CommunityDefaults, NudgeSettings, Settings, StorageSettings
 from bot.core import Mentorbot
 from bot.feature import Feature
+from bot.followups import feature as followups
+from bot.intros import feature as intros
+from bot.mentorships import feature as mentorships
 from bot.nudges.engine import NudgeEngine
 from bot.nudges.scheduler import NudgeScheduler
 from bot.nudges.workers import Identity
 from bot.ports import Messenger
+from bot.profiles import feature as profiles
 from bot.registry import Registry
 from bot.repositories import Store
+from bot.sessions import feature as sessions
 from bot.when import warm_up
 from storage import maintenance
 from storage.db import NO_SCHEMA, Migration, create_engine, is_known, latest_version, migrate
@@ -44,6 +49,7 @@ def features() -> tuple[Feature, ...]:
         intros.FEATURE,
         sessions.FEATURE,
         followups.FEATURE,
+        mentorships.FEATURE,
     )
 
 

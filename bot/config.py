@@ -84,6 +84,9 @@ class CommunityDefaults(BaseModel):
     followup_days: int = Field(7, ge=1, le=90)
     outcome_days: int = Field(30, ge=1, le=365)
     booking_horizon_months: int = Field(12, ge=1, le=24)
+    mentorship_stall_days: int = Field(60, ge=7, le=365)
+    stall_answer_days: int = Field(14, ge=1, le=90)
+    feedback_reminder_days: int = Field(3, ge=1, le=30)
     dm_per_member_per_day: int = Field(20, ge=1, le=500)
     dm_per_community_per_hour: int = Field(300, ge=1, le=100_000)
 

@@ -177,12 +177,18 @@ class IntroNote:
 
 @dataclass(frozen=True)
 class WaitlistEntry:
+    """A member waiting to hear that a mentor for ``topic`` can take them."""
+
     id: int
     community_id: int
     member_id: int
     topic: str
     created_at: datetime
     notified_at: datetime | None
+    """When the entry closed (told, found someone, or stopped waiting); None while open."""
+    intro_id: int | None = None
+    """The member's earlier request (released or declined), whose context is offered again."""
+    closed_reason: str | None = None
 
 
 class SessionState(Enum):
@@ -353,3 +359,100 @@ class Worker:
     pid: int
     started_at: datetime
     heartbeat_at: datetime
+
+
+# -- mentorships: the relationship after an accepted intro ---------------------------------------
+
+
+class MentorshipState(Enum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+RHYTHMS = {"week": 7, "two weeks": 14, "month": 30}
+"""How often a mentorship means to meet, and the days between sessions that means."""
+
+
+@dataclass(frozen=True)
+class Mentorship:
+    """A mentor and a mentee working together, from an accepted intro until either ends it.
+
+    Sessions, goals, check-ins and notes hang off it. ``rhythm`` is how often they mean to
+    meet (a key of :data:`RHYTHMS`); ``meeting`` how (a video link, in person).
+    """
+
+    id: int
+    community_id: int
+    intro_id: int
+    mentor_id: int
+    mentee_id: int
+    topic: str
+    state: MentorshipState
+    started_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+    paused_until: datetime | None = None
+    rhythm: str | None = None
+    rhythm_paused: bool = False
+    session_minutes: int | None = None
+    meeting: str | None = None
+    feedback_style: str | None = None
+    stalled_at: datetime | None = None
+    """When nobody answered "still going?" in time: organizers see it as stalled."""
+
+    def involves(self, member_id: int) -> bool:
+        return member_id in (self.mentor_id, self.mentee_id)
+
+    def other(self, member_id: int) -> int:
+        return self.mentee_id if member_id == self.mentor_id else self.mentor_id
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is not MentorshipState.ENDED
+
+
+class GoalState(Enum):
+    ACTIVE = "active"
+    DONE = "done"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One goal the mentee set for the mentorship: what, by when, how they'll know."""
+
+    id: int
+    mentorship_id: int
+    community_id: int
+    text: str
+    state: GoalState
+    created_at: datetime
+    updated_at: datetime
+    done_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ProgressEntry:
+    """One line of a mentorship's record of growth, written by the mentee or the mentor.
+
+    ``kind``: ``checkin`` (a goal's status and what changed), ``note`` (the mentor's note),
+    ``next_step``, ``feedback_wish`` (what to get feedback on next time), ``feedback_ask`` and
+    ``feedback_answer``, ``goal`` (a goal set, changed, done or closed), ``offer`` (giving
+    back), ``reflection`` (closing, private to its author), ``agreement`` (rhythm, feedback
+    style). Only the two of them ever see the text; organizers see counts.
+    """
+
+    id: int
+    mentorship_id: int
+    community_id: int
+    author_id: int
+    kind: str
+    text: str
+    created_at: datetime
+    goal_id: int | None = None
+    status: str | None = None
+    session_id: int | None = None
+    answers_id: int | None = None
+    """For an answer: the entry it answers (a feedback request)."""

@@ -24,14 +24,19 @@ from bot.domain import (
     Attendance,
     Community,
     Feedback,
+    Goal,
+    GoalState,
     IntroNote,
     IntroRequest,
     IntroState,
     Member,
     MentorProfile,
+    Mentorship,
+    MentorshipState,
     NewNudge,
     Nudge,
     NudgeOutcome,
+    ProgressEntry,
     SentNudge,
     Session,
     SessionSeries,
@@ -154,15 +159,17 @@ class IntroRepository(Protocol):
 
 class WaitlistRepository(Protocol):
     async def add(
-        self, community_id: int, member_id: int, topic: str, now: datetime
+        self, community_id: int, member_id: int, topic: str, now: datetime, *,
+        intro_id: int | None = None,
     ) -> WaitlistEntry: ...
 
     async def open(self, community_id: int, member_id: int | None = None) -> list[WaitlistEntry]:
         """Entries not yet told, oldest first (first come, first told)."""
         ...
 
-    async def close(self, entry_id: int, now: datetime) -> bool:
-        """Compare-and-set: mark told, only if it was still open."""
+    async def close(self, entry_id: int, now: datetime, reason: str = "told") -> bool:
+        """Compare-and-set: close the entry (told, found someone, stopped waiting), only if
+        it was still open."""
         ...
 
 
@@ -214,6 +221,10 @@ class SessionRepository(Protocol):
     async def month_stats(
         self, community_id: int, since: datetime, until: datetime
     ) -> dict[str, int]: ...
+
+    async def first_starts(self, community_id: int) -> dict[int, datetime]:
+        """Per intro, when its first confirmed or held session started."""
+        ...
 
     async def add_slots(self, session_id: int, starts: Sequence[datetime]) -> None: ...
 
@@ -321,6 +332,14 @@ class NudgeRepository(Protocol):
         ...
 
 
+    async def recently_unreachable(
+        self, community_id: int, recipient_id: int, since: datetime
+    ) -> bool:
+        """Whether a private message to this member was refused since ``since`` (mentioned
+        elsewhere instead, or given up as unreachable)."""
+        ...
+
+
 class WorkerRepository(Protocol):
     """Running processes (instances) and their heartbeats: whose claims are still owned."""
 
@@ -333,6 +352,64 @@ class WorkerRepository(Protocol):
     async def remove(self, worker_id: str) -> None: ...
 
     async def all(self) -> list[Worker]: ...
+
+
+class MentorshipRepository(Protocol):
+    async def add(
+        self, *, community_id: int, intro_id: int, mentor_id: int, mentee_id: int, topic: str,
+        now: datetime,
+    ) -> Mentorship: ...
+
+    async def get(self, community_id: int, mentorship_id: int) -> Mentorship | None: ...
+
+    async def by_intro(self, community_id: int, intro_id: int) -> Mentorship | None: ...
+
+    async def of(
+        self, community_id: int, *, member_id: int | None = None,
+        states: Sequence[MentorshipState] | None = None,
+    ) -> list[Mentorship]:
+        """Mentorships of the community (or of one member, on either side), newest first."""
+        ...
+
+    async def update(self, mentorship_id: int, now: datetime, **values: Any) -> Mentorship:
+        """Change details: state, ended_at, end_reason, paused_until, rhythm, rhythm_paused,
+        session_minutes, meeting, feedback_style, stalled_at."""
+        ...
+
+    async def counts_by_mentor(
+        self, community_id: int, states: Sequence[MentorshipState]
+    ) -> dict[int, int]: ...
+
+    async def state_counts(self, community_id: int) -> dict[str, int]: ...
+
+    async def stats(self, community_id: int, since: datetime) -> dict[str, int]:
+        """with_goals, goals_done (since ``since``), stalled: counts, never text."""
+        ...
+
+    async def add_goal(self, mentorship: Mentorship, text: str, now: datetime) -> Goal: ...
+
+    async def goals(self, mentorship_id: int) -> list[Goal]: ...
+
+    async def goal(self, community_id: int, goal_id: int) -> Goal | None: ...
+
+    async def update_goal(
+        self, goal_id: int, now: datetime, *, state: GoalState | None = None,
+        text: str | None = None,
+    ) -> None: ...
+
+    async def add_entry(
+        self, mentorship: Mentorship, author_id: int, kind: str, text: str, now: datetime, *,
+        goal_id: int | None = None, status: str | None = None, session_id: int | None = None,
+        answers_id: int | None = None,
+    ) -> ProgressEntry: ...
+
+    async def entries(
+        self, mentorship_id: int, *, kinds: Sequence[str] | None = None
+    ) -> list[ProgressEntry]:
+        """The record, in time order."""
+        ...
+
+    async def entry(self, community_id: int, entry_id: int) -> ProgressEntry | None: ...
 
 
 class EventRepository(Protocol):
@@ -378,6 +455,9 @@ class Tx(Protocol):
 
     @property
     def workers(self) -> WorkerRepository: ...
+
+    @property
+    def mentorships(self) -> MentorshipRepository: ...
 
     @property
     def events(self) -> EventRepository: ...

@@ -255,6 +255,28 @@ class SqlNudges(SqlRepository):
         return int((await self.conn.execute(query)).scalar_one())
 
 
+    async def recently_unreachable(
+        self, community_id: int, recipient_id: int, since: datetime
+    ) -> bool:
+        """Whether a private message to this member was refused since ``since``: delivered as
+        a mention elsewhere instead, or given up as unreachable."""
+        found = await self.conn.execute(
+            select(t.nudges.c.id).where(
+                t.nudges.c.community_id == community_id,
+                t.nudges.c.recipient_id == recipient_id,
+                or_(
+                    (t.nudges.c.state == "sent")
+                    & t.nudges.c.delivered_via.in_(["channel", "space"])
+                    & (t.nudges.c.sent_at >= since),
+                    (t.nudges.c.state == "failed")
+                    & t.nudges.c.outcome.like("RecipientUnreachable%")
+                    & (t.nudges.c.created_at >= since),
+                ),
+            ).limit(1)
+        )
+        return found.first() is not None
+
+
 def _locked_batch_update(batch: Select[Any], *recheck: ColumnElement[bool]) -> Update:
     """``UPDATE nudges … FROM (the batch, locked, computed once)`` for PostgreSQL.
 

@@ -170,6 +170,8 @@ waitlist = Table(
     Column("topic", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("notified_at", UTCDateTime, nullable=True),
+    Column("intro_id", Integer, ForeignKey("intro_requests.id"), nullable=True),
+    Column("closed_reason", String(40), nullable=True),
     Index("ix_waitlist_open", "community_id", "notified_at"),
 )
 
@@ -333,4 +335,61 @@ installation = Table(
     metadata,
     Column("key", String(40), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# -- mentorships: goals, check-ins, notes ----------------------------------------------------------
+
+mentorships = Table(
+    "mentorships",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("intro_id", Integer, ForeignKey("intro_requests.id"), nullable=False, unique=True),
+    Column("mentor_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("mentee_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("end_reason", Text, nullable=True),
+    Column("paused_until", UTCDateTime, nullable=True),
+    Column("rhythm", String(16), nullable=True),
+    Column("rhythm_paused", Boolean, nullable=False, default=False),
+    Column("session_minutes", Integer, nullable=True),
+    Column("meeting", Text, nullable=True),
+    Column("feedback_style", Text, nullable=True),
+    Column("stalled_at", UTCDateTime, nullable=True),
+    Index("ix_mentorships_mentor", "community_id", "mentor_id", "state"),
+    Index("ix_mentorships_mentee", "community_id", "mentee_id", "state"),
+)
+
+goals = Table(
+    "goals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mentorship_id", Integer, ForeignKey("mentorships.id"), nullable=False, index=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    Index("ix_goals_community_done", "community_id", "state", "done_at"),
+)
+
+progress_entries = Table(
+    "progress_entries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mentorship_id", Integer, ForeignKey("mentorships.id"), nullable=False, index=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("author_id", Integer, ForeignKey("members.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("goal_id", Integer, ForeignKey("goals.id"), nullable=True),
+    Column("status", String(12), nullable=True),
+    Column("session_id", Integer, ForeignKey("sessions.id"), nullable=True),
+    Column("answers_id", Integer, ForeignKey("progress_entries.id"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
@@ -226,6 +226,19 @@ class SqlSessions(SqlRepository):
         )
         return counts(rows)
 
+    async def first_starts(self, community_id: int) -> dict[int, datetime]:
+        """Per intro, when its first session that took place (or was confirmed) started."""
+        rows = await self.conn.execute(
+            select(t.sessions.c.intro_id, func.min(t.sessions.c.start_at))
+            .where(
+                t.sessions.c.community_id == community_id,
+                t.sessions.c.state.in_([SessionState.CONFIRMED.value, SessionState.HELD.value]),
+                t.sessions.c.start_at.is_not(None),
+            )
+            .group_by(t.sessions.c.intro_id)
+        )
+        return {r[0]: _aware(r[1]) for r in rows}
+
     async def month_stats(
         self, community_id: int, since: datetime, until: datetime
     ) -> dict[str, int]:
@@ -374,3 +387,10 @@ def _series(r: Row[Any]) -> SessionSeries:
         timezone=r.timezone,
         sequence=r.sequence,
     )
+
+
+def _aware(value: datetime | str) -> datetime:
+    """An aggregate's time (SQLite returns ``min(...)`` as stored text), as aware UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

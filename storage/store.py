@@ -27,6 +27,7 @@ from storage.events import SqlEvents, SqlInstallation
 from storage.followups import SqlFollowups
 from storage.intros import SqlIntros
 from storage.members import SqlMembers
+from storage.mentorships import SqlMentorships
 from storage.nudges import SqlNudges
 from storage.profiles import SqlProfiles
 from storage.sessions import SqlSessions
@@ -63,6 +64,7 @@ class SqlTx:
         self.followups = SqlFollowups(conn)
         self.nudges = SqlNudges(conn)
         self.workers = SqlWorkers(conn)
+        self.mentorships = SqlMentorships(conn)
         self.events = SqlEvents(conn)
         self.installation = SqlInstallation(conn)
 

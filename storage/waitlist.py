@@ -18,11 +18,13 @@ log = logging.getLogger(__name__)
 
 class SqlWaitlist(SqlRepository):
     async def add(
-        self, community_id: int, member_id: int, topic: str, now: datetime
+        self, community_id: int, member_id: int, topic: str, now: datetime, *,
+        intro_id: int | None = None,
     ) -> WaitlistEntry:
         result = await self.conn.execute(
             insert(t.waitlist)
-            .values(community_id=community_id, member_id=member_id, topic=topic, created_at=now)
+            .values(community_id=community_id, member_id=member_id, topic=topic, created_at=now,
+                    intro_id=intro_id)
             .returning(t.waitlist)
         )
         return _entry(result.one())
@@ -36,15 +38,17 @@ class SqlWaitlist(SqlRepository):
             query = query.where(t.waitlist.c.member_id == member_id)
         return [_entry(r) for r in await self.conn.execute(query.order_by(t.waitlist.c.id))]
 
-    async def close(self, entry_id: int, now: datetime) -> bool:
-        """Compare-and-set: mark told, only if it was still open."""
+    async def close(self, entry_id: int, now: datetime, reason: str = "told") -> bool:
+        """Compare-and-set: close the entry (told, found someone, stopped waiting), only if
+        it was still open."""
         result = await self.conn.execute(
             update(t.waitlist)
             .where(t.waitlist.c.id == entry_id, t.waitlist.c.notified_at.is_(None))
-            .values(notified_at=now)
+            .values(notified_at=now, closed_reason=reason)
         )
         return bool(result.rowcount)
 
 
 def _entry(r: Row[Any]) -> WaitlistEntry:
-    return WaitlistEntry(r.id, r.community_id, r.member_id, r.topic, r.created_at, r.notified_at)
+    return WaitlistEntry(r.id, r.community_id, r.member_id, r.topic, r.created_at, r.notified_at,
+                         r.intro_id, r.closed_reason)

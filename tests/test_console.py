@@ -251,6 +251,8 @@ async def test_one_long_time_jump_walks_the_ladder_in_order(demo: ConsoleSession
     out = await demo.feed("/time +4d")
     stamps = re.findall(r"^⏱ (.+)$", out, re.M)
     assert stamps == [
+        # Grace is asked how to meet when her quiet hours end (08:00 in New York).
+        "Mon 23 Nov 2026 14:00 (Europe/Berlin)",
         "Tue 24 Nov 2026 18:00 (Europe/Berlin)",  # agenda asked again, 48 h before
         "Wed 25 Nov 2026 18:00 (Europe/Berlin)",  # mentor reminder, 24 h before
         "Thu 26 Nov 2026 17:00 (Europe/Berlin)",  # both, 1 h before

@@ -98,7 +98,7 @@ async def test_didnt_happen_is_private_for_organizers(world: World) -> None:
     alert = only(w.messenger.in_channel(ORGS))
     assert "No-show report (private): session #1 of @Ada (mentor) with @Bob" in alert.text
     assert "@Bob says it didn't happen" in alert.text
-    assert w.messenger.to("Ada") == []  # the mentor is not told who reported it
+    assert await w.dms("Ada") == []  # the mentor is not told who reported it
     feedback = await w.say(ORG, "feedback")
     assert "session #1, reported by @Bob" in feedback
     assert "1 session(s) reported as not happened" in await w.say(ORG, "report")
@@ -174,7 +174,7 @@ async def test_public_thanks_is_user_text_and_pings_only_the_two(world: World) -
     assert mentioned == {"U0ADA00001", "U0BOB00001"}
     assert {m.platform_user_id for m in shout.pinged()} <= {"U0ADA00001", "U0BOB00001"}
     # The private relay quotes it as user text too.
-    relay = only(w.messenger.to("Ada")).message
+    relay = only(await w.dms("Ada")).message
     assert all(note not in s.text for s in relay.segments if isinstance(s, Notice | Strong))
 
 
@@ -191,7 +191,7 @@ async def test_public_only_when_ticked(world: World) -> None:
     assert "privately" in out and "community channel" not in out, out
     await w.deliver()
     assert w.messenger.in_channel(INTROS) == []
-    assert "Thanks a lot!" in only(w.messenger.to("Ada")).text
+    assert "Thanks a lot!" in only(await w.dms("Ada")).text
 
 
 async def test_public_yes_or_no_only(world: World) -> None:
@@ -242,7 +242,7 @@ async def test_followups_off_makes_them_stale(world: World) -> None:
     assert "Follow-ups are off" in await w.say(BOB, "followups off")
     w.messenger.sent.clear()
     await w.at(utc(2027, 1, 1, 12, 0))
-    assert w.messenger.to("Bob") == []
+    assert await w.dms("Bob") == []
     for kind in (ladder.THANKS_PROMPT, ladder.CHECK_IN, ladder.OUTCOME):
         row = only_row(await w.nudges(kind))
         assert (row["state"], row["outcome"]) == ("stale", "follow-ups turned off")
@@ -259,13 +259,13 @@ async def test_snooze_postpones_instead_of_dropping(world: World) -> None:
     # The +7 day check-in falls inside the snooze: it waits for its end (17:30 UTC on 10 Dec
     # = 12:30 in New York, outside quiet hours). One event, one row: its due time moves.
     await w.at(utc(2026, 12, 3, 18, 0))
-    assert w.messenger.to("Bob") == []
+    assert await w.dms("Bob") == []
     row = only_row(await w.nudges(ladder.CHECK_IN))
     assert (row["state"], row["due_at"]) == ("pending", utc(2026, 12, 10, 17, 30))
     assert row["outcome"].startswith("postponed until 2026-12-10T17:30:00+00:00")
     assert "follow-ups snoozed" in row["outcome"]
     await w.at(utc(2026, 12, 10, 17, 30))
-    week = only(w.messenger.to("Bob"))
+    week = only(await w.dms("Bob"))
     assert "Did you get to try what you discussed?" in week.text
     check_buttons(week.message)
     assert "Follow-ups are on again" in await w.say(BOB, "followups on")
@@ -316,11 +316,11 @@ async def test_quiet_hours_changed_after_planning_are_checked_at_send_time(world
     assert "Asia/Tokyo" in await w.say(BOB, "tz Asia/Tokyo")
     w.messenger.sent.clear()
     await w.at(utc(2026, 12, 3, 17, 30))
-    assert w.messenger.to("Bob") == []
+    assert await w.dms("Bob") == []
     row = only_row(await w.nudges(ladder.CHECK_IN))
     assert row["due_at"] == utc(2026, 12, 3, 23, 0)  # 08:00 in Tokyo
     await w.at(utc(2026, 12, 3, 23, 0))
-    assert "Did you get to try" in only(w.messenger.to("Bob")).text
+    assert "Did you get to try" in only(await w.dms("Bob")).text
 
 
 async def test_followup_reply_is_relayed_to_the_mentor(world: World) -> None:
@@ -334,7 +334,7 @@ async def test_followup_reply_is_relayed_to_the_mentor(world: World) -> None:
     out = await w.say(BOB, f"followup {session_id} I shipped the refactor <!here>")
     assert "Sent to @Ada privately" in out
     await w.deliver()
-    relay = only(w.messenger.to("Ada"))
+    relay = only(await w.dms("Ada"))
     assert "> I shipped the refactor <!here>" in relay.text
     assert relay.commands == [f"followup {session_id}"]
 
@@ -390,7 +390,7 @@ async def test_after_session_storage_on_sqlite_and_postgresql(
         report = await w.say(ORG, "report")
         assert "2 rating(s), average 4.5/5, 1 thank-you note(s)" in report, report
         await w.at(utc(2027, 1, 1, 12, 0))
-        assert [n["kind"] for n in await w.nudges() if n["state"] == "pending"] == []
+        assert await w.left_over() == []
     finally:
         await store.close()
 
@@ -417,4 +417,4 @@ async def test_public_thanks_without_a_public_channel_stays_private(world: World
     assert "no public channel set up, so it stays private" in out, out
     await w.deliver()
     assert w.messenger.in_channel(INTROS) == []
-    assert len(w.messenger.to("Ada")) == 1
+    assert len(await w.dms("Ada")) == 1

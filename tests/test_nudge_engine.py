@@ -265,7 +265,13 @@ async def test_refused_dm_falls_back_to_a_mention_in_the_channel(world: World) -
     world.port.close_dms("U0BOB00001")
     assert "accept" in (await world.say(ADA, f"accept {intro_id}")).lower()
     stats = await world.engine.run_due()
-    assert stats.fallbacks == 1
+    # Two DMs were due for Bob (the acceptance, the mentorship's first question): one public
+    # mention is enough; the second fails quietly, without a second organizer alert.
+    assert (stats.fallbacks, stats.failed) == (1, 1)
+    kickoff = await world.one("mentorship.kickoff_goals")
+    assert kickoff["state"] == "failed"
+    assert "already mentioned or reported in the last day" in kickoff["outcome"]
+    assert await world.nudges(ORGANIZER_ALERT) == []
     accepted = await world.one("intro.accepted")
     assert accepted["state"] == "sent"
     assert "private message refused" in accepted["outcome"]
@@ -310,7 +316,10 @@ async def test_release_and_its_message_are_recorded_together(world: World) -> No
     assert (release["state"], release["outcome"]) == ("sent", "released after the deadline")
     released = await world.one("intro.released")
     assert released["state"] == "sent"
-    assert "hasn't answered" in world.port.deliveries[-1].text
+    to_bob, to_ada = (world.port.to(DirectMessage(MemberAddress(u, n, "UTC")))
+                      for u, n in (("U0BOB00001", "Bob"), ("U0ADA00001", "Ada")))
+    assert "hasn't answered" in to_bob[-1].text
+    assert "released after 72 hours to keep things moving" in to_ada[-1].text
 
 
 def _dead_pid() -> int:

@@ -155,8 +155,8 @@ async def test_full_mentors_are_not_suggested_and_the_member_can_wait(
     assert "Waiting for a mentor on" in await console.feed("my")
 
     out = await run(console, "/as Linus", "tz Europe/Helsinki", mentor_line("python"))
-    assert "→ DM to Ada: A mentor for “python” is free now." in out
-    assert "(find python)" in out
+    assert "→ DM to Ada: Good news: @Linus can take a mentee for “python” now." in out
+    assert "(request Linus topic: python)" in out and "(find python)" in out
     assert "Waiting for a mentor on" not in await run(console, "/as Ada", "my")
 
 
@@ -169,7 +169,7 @@ async def test_a_waiting_member_is_told_when_a_paused_mentor_resumes(
     assert ranked(out) == []
     await console.feed(click(out, "notify pythons"))
     out = await run(console, "/as Grace", "mentor resume")
-    assert "→ DM to Ada: A mentor for “pythons” is free now." in out
+    assert "→ DM to Ada: Good news: @Grace can take a mentee for “pythons” now." in out
     # Told once: resuming again later sends nothing new.
     await run(console, "/as Grace", "mentor pause 2026-12-24")
     assert "→ DM to Ada" not in await console.feed("mentor resume")
@@ -185,7 +185,7 @@ async def test_a_waiting_member_is_not_told_when_the_resumed_mentor_is_still_ful
     out = await run(console, "/as Grace", "mentor resume")
     assert "→ DM to Ada" not in out
     out = await run(console, "/as Linus", mentor_line("python"))
-    assert "→ DM to Ada: A mentor for “python” is free now." in out
+    assert "→ DM to Ada: Good news: @Linus can take a mentee for “python” now." in out
 
 
 async def test_waiting_twice_for_one_topic_is_harmless(console: ConsoleSession) -> None:
@@ -427,7 +427,10 @@ async def test_a_mentor_cannot_answer_twice_or_answer_someone_elses_request(
     ada_dms = [r for r in console.messenger.sent
                if isinstance(r.destination, DirectMessage)
                and r.destination.member.platform_user_id == "console-ada"]
-    assert len(ada_dms) == 1  # only "Good news"
+    assert [r.message.plain_text()[:40] for r in ada_dms] == [
+        "Good news! @Grace accepted your request ",  # and the mentorship's first question:
+        "Welcome to your mentorship! What would y",
+    ]
 
 
 async def test_asking_yourself_or_a_non_mentor_is_refused(console: ConsoleSession) -> None:

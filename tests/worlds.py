@@ -137,6 +137,25 @@ class World:
             self.clock.set(when)
         await self.deliver()
 
+    async def dms(self, display_name: str, *, mentorship: bool = False) -> list[Sent]:
+        """Private messages to a person, without the mentorship's own (goals, rhythm,
+        check-ins: ``tests/test_mentorships.py`` follows those) unless ``mentorship``."""
+        return [s for s in await self.sent(mentorship=mentorship)
+                if isinstance(s.destination, DirectMessage)
+                and s.destination.member.display_name == display_name]
+
+    async def sent(self, *, mentorship: bool = False) -> list[Sent]:
+        """Everything sent, without the mentorship's own messages unless ``mentorship``."""
+        kinds = {f"mentorbot-nudge-{n['id']}": n["kind"] for n in await self.rows(t.nudges)}
+        return [s for s in self.messenger.sent
+                if mentorship or not kinds.get(s.key, "").startswith("mentorship.")]
+
+    async def left_over(self) -> list[dict[str, Any]]:
+        """Nudges still to send about sessions and requests (a mentorship's long-running
+        "still going?" checks aside)."""
+        return [n for n in await self.nudges() if n["state"] in ("pending", "sending")
+                and not n["kind"].startswith("mentorship.")]
+
     async def rows(self, table: Table) -> list[dict[str, Any]]:
         async with self.store.reading() as tx:
             result = await tx.conn.execute(select(table).order_by(table.c.id))  # type: ignore[attr-defined]

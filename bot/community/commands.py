@@ -45,6 +45,11 @@ EDITABLE_SETTINGS: dict[str, str] = {
     "followup_days": "days after a session for the mentee follow-up",
     "outcome_days": "days after a session for the outcome follow-up",
     "booking_horizon_months": "how many months ahead sessions may be booked",
+    "mentorship_stall_days": "days without a session or check-in before both are asked "
+                             "\"still going?\"",
+    "stall_answer_days": "days without an answer before organizers see a mentorship as stalled",
+    "feedback_reminder_days": "days before a mentor is reminded of an unanswered feedback "
+                              "request",
     "dm_per_member_per_day": "most private messages a member gets from me a day",
     "dm_per_community_per_hour": "most private messages I send in this community an hour",
 }

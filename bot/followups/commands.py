@@ -24,6 +24,7 @@ from bot.command import Need, Role, Source, command, param
 from bot.context import CommandContext
 from bot.domain import Member, NewNudge, Session, SessionState
 from bot.errors import NotAllowed, UserError
+from bot.mentorships.lifecycle import after_session_held
 from bot.messages import ChoiceStyle, Message, MessageBuilder, MomentStyle, Reply, text
 from bot.sessions import ladder
 from bot.text import shorten
@@ -204,6 +205,7 @@ async def _met(ctx: CommandContext, session: Session, other: Member) -> Reply:
                                                 ctx.now):
             raise UserError(f"Session #{session.id} just changed.", "Please try again.")
         await _plan_followups(ctx, session)
+        await after_session_held(ctx, session)
     msg = MessageBuilder().say(f"Wonderful, session #{session.id} is recorded as held.")
     if ctx.me.id == session.member_id:
         at = _queue_quietly(ctx, ladder.THANKS_PROMPT, session, ctx.now, ctx.me)

@@ -1,18 +1,1 @@
 """Finding mentors, "notify me", and double opt-in intro requests."""
-
-from __future__ import annotations
-
-import logging
-
-from bot.feature import Feature
-from bot.intros.commands import COMMANDS, requests_section
-from bot.intros.nudges import KINDS
-
-log = logging.getLogger(__name__)
-
-FEATURE = Feature(
-    "intros",
-    commands=COMMANDS,
-    nudges=KINDS,
-    home_sections=(requests_section,),
-)

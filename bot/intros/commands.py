@@ -17,7 +17,9 @@ from bot.context import CommandContext
 from bot.domain import IntroRequest, IntroState, Member, MentorProfile
 from bot.errors import NotAllowed, UserError
 from bot.intros import nudges as k
+from bot.intros.waitlist import fits, recheck, rechecks
 from bot.matching import Load, is_full, rank_mentors
+from bot.mentorships.lifecycle import start_mentorship
 from bot.messages import ChoiceStyle, Message, MessageBuilder, MomentStyle, Reply, text
 from bot.profiles.capacity import mentor_loads
 from bot.text import plural, shorten
@@ -92,18 +94,28 @@ class WaitForMentor:
     """"Tell me when one frees up"."""
 
     topic: str = param.topic("Topic", need=Need.ALWAYS, positional=True)
+    from_request: int | None = param.number(
+        "Your earlier request #", what="request", need=Need.OPTIONAL, positional=False,
+        aliases=("from",), in_form=False)
 
 
 @command(WaitForMentor, "notify", group=MENTEES,
-         summary="Tell me when a mentor for this topic frees up.", examples=("notify python",))
+         summary="Tell me when a mentor for this topic frees up.",
+         explain="I tell you once, as soon as a mentor whose topics fit can take you: when "
+                 "someone joins, makes room, comes back from a break, or a new month starts. "
+                 "First come, first told.",
+         examples=("notify python",))
 async def wait_for_mentor(cmd: WaitForMentor, ctx: CommandContext) -> Reply:
     topic = cmd.topic
+    earlier = await _own_request(ctx, cmd.from_request) if cmd.from_request else None
     waiting = await ctx.tx.waitlist.open(ctx.community.id, ctx.me.id)
     if any(w.topic.lower() == topic.lower() for w in waiting):
         return Reply.of(text("You're already on the list for that topic; I'll tell you."))
     if len(waiting) >= 5:
         raise UserError("You're waiting for 5 topics already.", "That's the most I keep for you.")
-    await ctx.tx.waitlist.add(ctx.community.id, ctx.me.id, topic, ctx.now)
+    await ctx.tx.waitlist.add(ctx.community.id, ctx.me.id, topic, ctx.now,
+                              intro_id=earlier.id if earlier else None)
+    ctx.outbox.extend(await rechecks(ctx.tx, ctx.community, ctx.settings, ctx.now, topic))
     return Reply.of(
         MessageBuilder()
         .say("Got it: I'll message you when a mentor for “")
@@ -111,6 +123,30 @@ async def wait_for_mentor(cmd: WaitForMentor, ctx: CommandContext) -> Reply:
         .say("” is free.")
         .build()
     )
+
+
+@dataclass(frozen=True)
+class StopWaiting:
+    entry: int = param.number("Waiting #", what="waiting entry")
+
+
+@command(StopWaiting, "stop-waiting", group=MENTEES,
+         summary="Stop waiting for a mentor for a topic (`my` lists them).",
+         examples=("stop-waiting 3",))
+async def stop_waiting(cmd: StopWaiting, ctx: CommandContext) -> Reply:
+    mine = {w.id: w for w in await ctx.tx.waitlist.open(ctx.community.id, ctx.me.id)}
+    entry = mine.get(cmd.entry)
+    if entry is None or not await ctx.tx.waitlist.close(entry.id, ctx.now, "stopped waiting"):
+        raise UserError(f"You're not waiting under #{cmd.entry}.", "Type `my` to see yours.")
+    return Reply.of(MessageBuilder().say("You're no longer waiting for “").user_text(entry.topic)
+                    .say("”.").build())
+
+
+async def _own_request(ctx: CommandContext, intro_id: int) -> IntroRequest:
+    intro = await ctx.tx.intros.get(ctx.community.id, intro_id)
+    if intro is None or intro.member_id != ctx.me.id:
+        raise NotAllowed(f"Request #{intro_id} isn't yours.", "Type `my` to see yours.")
+    return intro
 
 
 # -- ask for an intro ----------------------------------------------------------------------------
@@ -125,6 +161,9 @@ class RequestIntro:
         "Context: what you want, what you tried", need=Need.FORM, long=True,
         min_length=MIN_CONTEXT, max_length=MAX_CONTEXT, what="context",
         placeholder="I'm learning X and got stuck on Y; I tried Z...")
+    from_request: int | None = param.number(
+        "Your earlier request #", what="request", need=Need.OPTIONAL, positional=False,
+        aliases=("from",), in_form=False)
 
 
 @command(
@@ -164,12 +203,16 @@ async def request_intro(cmd: RequestIntro, ctx: CommandContext) -> Reply:
         )
     await _check_available(ctx, mentor, profile)
     if cmd.topic is None or cmd.context is None:
+        earlier = await _own_request(ctx, cmd.from_request) if cmd.from_request else None
+        initial = {"topic": earlier.topic, "context": earlier.context} if earlier else {}
+        if cmd.topic is not None:
+            initial["topic"] = cmd.topic
         return Reply.of(
             MessageBuilder()
             .say("Tell ").mention(ctx.address(mentor)).say(" what you'd like to talk about:")
             .build(form=ctx.form(
                 replace(cmd, mentor=MemberRef(f"<member:{mentor.platform_user_id}>")),
-                title=f"Ask {mentor.display_name}",
+                title=f"Ask {mentor.display_name}", initial=initial,
             ))
         )
     if len(cmd.context.split()) < 4:
@@ -289,6 +332,11 @@ async def accept(cmd: AcceptIntro, ctx: CommandContext) -> Reply:
     await ctx.tx.nudges.skip_pending("request answered", intro_id=intro.id)
     ctx.notify(k.INTRO_SPACE, intro_id=intro.id)
     ctx.notify(k.INTRO_ACCEPTED, recipient=member, intro_id=intro.id)
+    await start_mentorship(ctx, intro, member)
+    profile = await ctx.tx.profiles.get(ctx.community.id, ctx.me.id)
+    for entry in await ctx.tx.waitlist.open(ctx.community.id, member.id):
+        if profile is not None and fits(entry.topic, profile, ctx.settings):
+            await ctx.tx.waitlist.close(entry.id, ctx.now, "found a mentor")
     return Reply.of(
         MessageBuilder().say("Accepted! I'm introducing you and ").mention(ctx.address(member))
         .say(" in a private space now.").build()
@@ -359,6 +407,7 @@ async def decline_and_pause(cmd: DeclineAndPause, ctx: CommandContext) -> Reply:
     profile = await ctx.tx.profiles.get(ctx.community.id, ctx.me.id)
     if profile is not None:
         await ctx.tx.profiles.save(replace(profile, paused_until=until, updated_at=ctx.now))
+        ctx.outbox.append(recheck(ctx.community, ctx.me.id, until))
     await _decline(ctx, intro, member, "the mentor is taking a break")
     return Reply.of(
         MessageBuilder()
@@ -460,11 +509,12 @@ async def requests_section(ctx: CommandContext) -> list[Message]:
     if waiting:
         msg.line("").strong("Waiting for a mentor on")
         for w in waiting:
-            msg.line("  ").user_text(w.topic)
+            msg.line(f"  #{w.id} ").user_text(w.topic)
+            msg.choice(shorten(f"Stop waiting #{w.id}", 40), f"stop-waiting {w.id}")
     return [msg.build()]
 
 
 COMMANDS = (
-    find, wait_for_mentor, request_intro, withdraw, add_info,
+    find, wait_for_mentor, stop_waiting, request_intro, withdraw, add_info,
     accept, decline, ask, decline_and_pause,
 )

@@ -36,7 +36,9 @@ INTRO_WITHDRAWN = "intro.withdrawn"
 INTRO_DEADLINE_NUDGE = "intro.deadline_nudge"
 INTRO_RELEASE = "intro.release"
 INTRO_RELEASED = "intro.released"
+INTRO_RELEASED_MENTOR = "intro.released_mentor"
 WAITLIST_FREED = "waitlist.freed"
+WAITLIST_RECHECK = "waitlist.recheck"
 
 
 async def _intro_and_people(
@@ -102,7 +104,21 @@ async def release(ctx: RenderContext, nudge: Nudge) -> Rendered:
     if not await ctx.tx.intros.set_state(intro.id, intro.state, IntroState.RELEASED, ctx.now):
         raise Stale("request changed while releasing")
     ctx.queue(INTRO_RELEASED, recipient_id=intro.member_id, intro_id=intro.id)
+    ctx.queue(INTRO_RELEASED_MENTOR, recipient_id=intro.mentor_id, intro_id=intro.id)
     return Done("released after the deadline")
+
+
+@nudge_kind(INTRO_RELEASED_MENTOR, label="request released: mentor told")
+async def released_to_mentor(ctx: RenderContext, nudge: Nudge) -> Rendered:
+    intro, member, mentor = await _intro_and_people(ctx, nudge)
+    msg = (
+        MessageBuilder()
+        .say(f"Request #{intro.id} from ").mention(ctx.address(member))
+        .say(" about “").user_text(intro.topic)
+        .say(f"” was released after {ctx.settings.request_release_hours} hours to keep things "
+             "moving; I've offered them another mentor. Nothing for you to do.")
+    )
+    return ctx.dm(mentor, msg.build(), fallback="")
 
 
 @nudge_kind(INTRO_RELEASED, label="request released: next mentor offered")
@@ -119,12 +135,14 @@ async def released(ctx: RenderContext, nudge: Nudge) -> Rendered:
         .say("”, so I released it. It's not about you: mentors get busy.")
     )
     if suggestion is not None:
-        msg.line("Next best fit: ").mention(ctx.address(suggestion)).say(". Want an intro?")
+        msg.line("Next best fit: ").mention(ctx.address(suggestion)).say(
+            ". Want an intro? Your request is filled in again; change anything you like.")
         msg.choice(f"Ask {suggestion.display_name[:30]}",
-                   f"request <member:{suggestion.platform_user_id}>", ChoiceStyle.PRIMARY)
+                   f"request <member:{suggestion.platform_user_id}> from: {intro.id}",
+                   ChoiceStyle.PRIMARY)
     else:
         msg.line("No other mentor covers it right now.")
-        msg.choice("Tell me when one frees up", f"notify {intro.topic}")
+        msg.choice("Tell me when one frees up", f"notify {intro.topic} from: {intro.id}")
     return ctx.dm(member, msg.build())
 
 
@@ -198,6 +216,7 @@ async def declined(ctx: RenderContext, nudge: Nudge) -> Rendered:
         msg.say(" Their note:").quote(intro.answer_note)
     msg.line("Plenty of others may be a great fit:")
     msg.choice("Find another mentor", f"find {intro.topic}", ChoiceStyle.PRIMARY)
+    msg.choice("Tell me when one frees up", f"notify {intro.topic} from: {intro.id}")
     return ctx.dm(member, msg.build())
 
 
@@ -242,18 +261,37 @@ async def withdrawn(ctx: RenderContext, nudge: Nudge) -> Rendered:
 @nudge_kind(WAITLIST_FREED, label="a mentor is free")
 async def freed(ctx: RenderContext, nudge: Nudge) -> Rendered:
     member = await ctx.member(nudge.recipient_id)
+    mentor = await ctx.member(int(nudge.payload.get("mentor", 0)))
     topic = str(nudge.payload.get("topic", ""))
     msg = (
         MessageBuilder()
-        .say("A mentor for “")
-        .user_text(topic)
-        .say("” is free now.")
-        .choice("Show mentors", f"find {topic}", ChoiceStyle.PRIMARY)
+        .say("Good news: ").mention(ctx.address(mentor)).say(" can take a mentee for “")
+        .user_text(topic).say("” now. You asked me to tell you.")
     )
+    if nudge.intro_id is not None:
+        msg.say(" Your earlier request is filled in again; change anything you like.")
+        ask = f"request <member:{mentor.platform_user_id}> from: {nudge.intro_id}"
+    else:
+        ask = f"request <member:{mentor.platform_user_id}> topic: {topic}"
+    msg.choice(f"Ask {mentor.display_name[:30]}", ask, ChoiceStyle.PRIMARY)
+    msg.choice("Show all mentors", f"find {topic}")
     return ctx.dm(member, msg.build())
 
 
+@nudge_kind(WAITLIST_RECHECK, label="a look whether a mentor is free again")
+async def recheck(ctx: RenderContext, nudge: Nudge) -> Rendered:
+    """The moment a mentor could take someone again (a pause over, a new month): tell the
+    members waiting for them, if any and if there is room."""
+    from bot.intros.waitlist import freed_up
+
+    mentor = await ctx.member(int(nudge.payload.get("mentor", 0)))
+    profile = await ctx.tx.profiles.get(ctx.community.id, mentor.id)
+    told = await freed_up(ctx.tx, ctx.community, ctx.settings, ctx.now, mentor, profile)
+    ctx.follow_ups.extend(told)
+    return Done(f"{len(told)} waiting member(s) told" if told else "nobody to tell")
+
+
 KINDS = (
-    request, deadline, release, released, announce, accepted, space, declined, info_requested,
-    info_added, withdrawn, freed,
+    request, deadline, release, released, released_to_mentor, announce, accepted, space,
+    declined, info_requested, info_added, withdrawn, freed, recheck,
 )

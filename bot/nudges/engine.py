@@ -67,6 +67,9 @@ ORGANIZER_ALERT = "organizer.alert"
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 MEMBER_BUDGET_WINDOW = timedelta(days=1)
+REFUSAL_MEMORY = timedelta(days=1)
+"""After a refused DM, further ones to that member within this time fail quietly: no second
+public mention, no second organizer alert."""
 COMMUNITY_BUDGET_WINDOW = timedelta(hours=1)
 #: Yield to the event loop every so many nudges rendered or sent: a batch's Python work runs
 #: without awaiting anything when renderers and the platform answer at once.
@@ -149,6 +152,8 @@ class NudgeEngine:
         """Claim only this platform's nudges (None: every platform, as the console does)."""
         self.identity = identity or Identity.of_this_process(platform)
         self._holds: dict[str, datetime] = {}
+        self._refused: dict[tuple[int, int], datetime] = {}
+        """DMs refused lately, by (community, member): answered before the database knows."""
 
     # -- holds after a 429 -------------------------------------------------------------------
 
@@ -506,6 +511,11 @@ class NudgeEngine:
         except RecipientUnreachable as exc:
             if not isinstance(destination, DirectMessage):
                 raise
+            if await self._refused_lately(nudge):
+                # One mention (and one organizer alert) a day is enough: a member whose DMs
+                # stay closed is not pinged in public for every message.
+                raise RecipientUnreachable(
+                    f"{exc}; already mentioned or reported in the last day") from None
             fallback_to = await self._fallback_destination(nudge, out)
             if fallback_to is None:
                 raise
@@ -531,6 +541,20 @@ class NudgeEngine:
             )
             return delivered, f"private message refused ({exc}); mentioned in {where}", _via(
                 fallback_to)
+
+    async def _refused_lately(self, nudge: Nudge) -> bool:
+        """Whether a DM to this member was refused within the last day (remembered here for
+        this batch, whose outcomes are not recorded yet, and in the table for the rest)."""
+        if nudge.recipient_id is None:
+            return False
+        key = (nudge.community_id, nudge.recipient_id)
+        since = self.clock.now() - REFUSAL_MEMORY
+        if self._refused.get(key, since) > since:
+            return True
+        self._refused[key] = self.clock.now()
+        async with self.store.reading() as tx:
+            return await tx.nudges.recently_unreachable(
+                nudge.community_id, nudge.recipient_id, since)
 
     async def _fallback_destination(
         self, nudge: Nudge, out: Outgoing
@@ -572,7 +596,9 @@ class NudgeEngine:
         log.error("nudge %s (%s) failed for good: %s", nudge.id, nudge.kind, error)
         batch.outcomes.append(NudgeOutcome(nudge.id, token, "failed", outcome=error[:1000],
                                            attempts=nudge.attempts + 1))
-        if nudge.kind != ORGANIZER_ALERT and item.settings.organizer_channel:
+        already_reported = error.endswith("already mentioned or reported in the last day")
+        if nudge.kind != ORGANIZER_ALERT and item.settings.organizer_channel \
+                and not already_reported:
             batch.follow_ups.append(
                 NewNudge(
                     nudge.community_id, ORGANIZER_ALERT, self.clock.now(),

@@ -1,16 +1,1 @@
 """Mentor profiles and a member's own settings (timezone, quiet hours)."""
-
-from __future__ import annotations
-
-import logging
-
-from bot.feature import Feature
-from bot.profiles.commands import COMMANDS, own_profile_section
-
-log = logging.getLogger(__name__)
-
-FEATURE = Feature(
-    "profiles",
-    commands=COMMANDS,
-    home_sections=(own_profile_section,),
-)

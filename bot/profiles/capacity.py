@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.domain import IntroState
+from bot.domain import IntroState, MentorshipState
 from bot.matching import Load
 from bot.repositories import Tx
 from bot.timezones import month_start
@@ -19,8 +19,12 @@ log = logging.getLogger(__name__)
 RECENT_INTROS = timedelta(days=30)
 
 
+#: Mentorships that hold one of a mentor's mentee places (ending one frees it).
+HOLDING_PLACES = (MentorshipState.ACTIVE, MentorshipState.PAUSED)
+
+
 async def mentor_loads(tx: Tx, community_id: int, zone: str, now: datetime) -> dict[int, Load]:
-    active = await tx.intros.counts_by_mentor(community_id, [IntroState.ACCEPTED])
+    active = await tx.mentorships.counts_by_mentor(community_id, HOLDING_PLACES)
     recent = await tx.intros.counts_by_mentor(
         community_id, list(IntroState), since=now - RECENT_INTROS
     )

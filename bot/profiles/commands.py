@@ -14,10 +14,11 @@ from datetime import datetime
 
 from bot.command import MemberRef, Need, Role, command, param
 from bot.context import CommandContext
-from bot.domain import IntroState, Member, MentorProfile
+from bot.domain import Member, MentorProfile
 from bot.errors import UserError
-from bot.intros.waitlist import tell_waiting_members
+from bot.intros.waitlist import freed_up, recheck
 from bot.messages import ChoiceStyle, Form, Message, MessageBuilder, MomentStyle, Reply, text
+from bot.profiles.capacity import HOLDING_PLACES
 from bot.text import bounded
 from bot.timezones import describe_windows, parse_quiet_hours, parse_windows
 
@@ -118,7 +119,8 @@ async def edit_profile(cmd: EditMentorProfile, ctx: CommandContext) -> Reply:
         reply.line(f"Your windows are read in {ctx.my_zone}, the community default. "
                    "Set your own zone with ").hint("tz Area/City").say(
             ", then save your availability again.")
-    await tell_waiting_members(ctx, ctx.me, profile)
+    ctx.outbox.extend(await freed_up(ctx.tx, ctx.community, ctx.settings, ctx.now, ctx.me,
+                                     profile))
     return Reply.of(reply.build(), await profile_message(ctx, ctx.me))
 
 
@@ -229,6 +231,7 @@ class PauseMentoring:
 async def pause(cmd: PauseMentoring, ctx: CommandContext) -> Reply:
     profile = await _own_profile(ctx)
     await ctx.tx.profiles.save(replace(profile, paused_until=cmd.until, updated_at=ctx.now))
+    ctx.outbox.append(recheck(ctx.community, ctx.me.id, cmd.until))  # members waiting then
     return Reply.of(
         MessageBuilder()
         .say("Paused. You won't get new requests until ")
@@ -252,7 +255,8 @@ async def resume(cmd: ResumeMentoring, ctx: CommandContext) -> Reply:
         return Reply.of(text("You're not paused: members can already ask you for intros."))
     resumed = replace(profile, paused_until=None, updated_at=ctx.now)
     await ctx.tx.profiles.save(resumed)
-    await tell_waiting_members(ctx, ctx.me, resumed)
+    ctx.outbox.extend(await freed_up(ctx.tx, ctx.community, ctx.settings, ctx.now, ctx.me,
+                                     resumed))
     return Reply.of(text("Welcome back! Members can ask you for intros again."))
 
 
@@ -326,7 +330,7 @@ async def profile_message(ctx: CommandContext, member: Member) -> Message:
     msg.line("Availability: " + describe_windows(
         profile.windows, profile.availability_timezone,
         reader_zone=None if own else ctx.my_zone, now=ctx.now))
-    active = await ctx.tx.intros.counts_by_mentor(ctx.community.id, [IntroState.ACCEPTED])
+    active = await ctx.tx.mentorships.counts_by_mentor(ctx.community.id, HOLDING_PLACES)
     msg.line(
         f"Capacity: {active.get(member.id, 0)}/{profile.max_mentees} mentees, "
         f"up to {profile.max_sessions_per_month} sessions a month"

@@ -1,19 +1,1 @@
 """Booking mentoring sessions, series and invites, and the reminders before them."""
-
-from __future__ import annotations
-
-import logging
-
-from bot.feature import Feature
-from bot.sessions.commands import COMMANDS, sessions_report, upcoming_section
-from bot.sessions.nudges import KINDS
-
-log = logging.getLogger(__name__)
-
-FEATURE = Feature(
-    "sessions",
-    commands=COMMANDS,
-    nudges=KINDS,
-    home_sections=(upcoming_section,),
-    report_sections=(sessions_report,),
-)

@@ -28,6 +28,8 @@ from bot.command import MemberRef, Need, Source, command, param
 from bot.context import CommandContext
 from bot.domain import IntroRequest, IntroState, Member, MentorProfile, Session, SessionState
 from bot.errors import NotAllowed, UserError
+from bot.intros.waitlist import freed_up
+from bot.mentorships.lifecycle import first_session_confirmed
 from bot.messages import (
     Attachment,
     ChoiceStyle,
@@ -315,6 +317,7 @@ async def _agree(ctx: CommandContext, session: Session, start: datetime) -> Sess
         ctx.notify(sm.SESSION_CONFIRMED, recipient=person, session_id=updated.id,
                    sequence=updated.sequence)
     ladder.plan_for_confirmed(ctx, updated)
+    await first_session_confirmed(ctx, updated)
     return updated
 
 
@@ -503,6 +506,10 @@ async def cancel(cmd: CancelSession, ctx: CommandContext) -> Reply:
     await ladder.cancel_nudges(ctx, updated, "session cancelled")
     ctx.notify(sm.SESSION_CANCELLED, recipient=other, session_id=updated.id,
                sequence=updated.sequence, was_confirmed=was_confirmed)
+    # A session less this month may give the mentor room again (a monthly cap).
+    profile = await ctx.tx.profiles.get(ctx.community.id, mentor.id)
+    ctx.outbox.extend(await freed_up(ctx.tx, ctx.community, ctx.settings, ctx.now, mentor,
+                                     profile))
     msg = MessageBuilder().say(f"Session #{updated.id} is cancelled; ").mention(
         ctx.address(other)).say(" is told.")
     attachments: tuple[Attachment, ...] = ()

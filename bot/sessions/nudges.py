@@ -154,18 +154,25 @@ async def cancelled(ctx: RenderContext, nudge: Nudge) -> Rendered:
         raise Stale(f"session #{s.id} is {s.state.value} again")
     canceller = member if recipient.id == mentor.id else mentor
     skipped = bool(nudge.payload.get("skipped"))
-    msg = MessageBuilder().mention(ctx.address(canceller))
-    msg.say(" skipped " if skipped else " cancelled ").say(f"session #{s.id}")
-    if s.start_at is not None:
-        msg.say(" on ").moment(s.start_at, ctx.zone(recipient))
-    msg.say(".")
-    if s.cancel_reason and not skipped:
+    because = nudge.payload.get("because")
+    if because:  # cancelled by something else than a person's `cancel` (a mentorship ended)
+        msg = MessageBuilder().say(f"Session #{s.id}")
+        if s.start_at is not None:
+            msg.say(" on ").moment(s.start_at, ctx.zone(recipient))
+        msg.say(f" is cancelled: {because}.")
+    else:
+        msg = MessageBuilder().mention(ctx.address(canceller))
+        msg.say(" skipped " if skipped else " cancelled ").say(f"session #{s.id}")
+        if s.start_at is not None:
+            msg.say(" on ").moment(s.start_at, ctx.zone(recipient))
+        msg.say(".")
+    if s.cancel_reason and not skipped and not because:
         msg.line("Their note:").quote(s.cancel_reason)
     attachments: tuple[Attachment, ...] = ()
     if nudge.payload.get("was_confirmed"):
         attachments = (await invite(ctx, s, mentor, member),)
         msg.line("The calendar update is attached.")
-    if not skipped and s.series_id is None:
+    if not skipped and not because and s.series_id is None:
         other = canceller
         msg.choice("Book another time", f"book <member:{other.platform_user_id}>"[:90])
     return ctx.dm(recipient, msg.build(attachments=attachments))
