@@ -55,11 +55,12 @@ class CommandContext:
 
     @property
     def is_organizer(self) -> bool:
-        """Slack admins/owners, Discord Manage Server, or the configured group/role."""
+        """Slack admins/owners, Discord Manage Server, or the configured group/role (by id or
+        name, whatever the case: "organizers" names the role "Organizers")."""
         if self.caller.is_platform_admin:
             return True
-        group = self.settings.organizer_group
-        return bool(group) and group in self.caller.groups
+        group = self.settings.organizer_group.strip().casefold()
+        return bool(group) and any(g.casefold() == group for g in self.caller.groups)
 
     def require_organizer(self) -> None:
         if not self.is_organizer:

@@ -20,9 +20,10 @@ How one command flows, top to bottom:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from bot import choice_ids
@@ -31,6 +32,7 @@ from bot.clock import Clock
 from bot.command import (
     CommandSpec,
     Kind,
+    Need,
     ParamError,
     Reading,
     Role,
@@ -40,11 +42,20 @@ from bot.command import (
 from bot.config import CommunityDefaults
 from bot.context import CommandContext
 from bot.domain import Community, Member
-from bot.errors import StorageBusy, StorageConflict, UserError
-from bot.messages import Message, MessageBuilder, Refusal, Reply, text
+from bot.errors import StorageBusy, StorageConflict, StorageUnavailable, UserError
+from bot.messages import (
+    Form,
+    Message,
+    MessageBuilder,
+    Notice,
+    Refusal,
+    Reply,
+    text,
+    with_hints,
+)
 from bot.registry import Registry
 from bot.repositories import Store, Tx
-from bot.syntax import Parsed, missing_required, refuse_missing
+from bot.syntax import Parsed, derive_form, missing_required, refuse_missing
 from bot.text import clean, shorten
 from bot.timezones import valid_platform_zone
 
@@ -54,7 +65,9 @@ SORRY = (
     "Sorry, something went wrong on my side and nothing was changed. "
     "Please try again in a moment; the organizers can see what happened in the logs."
 )
-BUSY = "I'm busy right now and nothing was changed. Please try again in a moment."
+BUSY = ("I can't get to my records right now, so nothing was changed. "
+        "Please try again in a moment.")
+"""The database is busy (a long write holds it) or out of reach: both pass in a moment."""
 ZONE_KINDS = frozenset({Kind.TIME, Kind.TIMES, Kind.DATE})
 EVENT_MEMORY = timedelta(days=1)
 """How long processed platform event ids are remembered (Slack retries for minutes)."""
@@ -92,37 +105,53 @@ class Mentorbot:
 
     # -- the entry points adapters call ----------------------------------------------------------
 
-    async def handle_text(self, caller: Caller, line: str) -> Reply:
+    async def handle_text(
+        self, caller: Caller, line: str, *, event_id: str | None = None
+    ) -> Reply:
+        """Run a typed line. ``event_id`` is the platform's id of the event that carried it
+        (a Slack message event): a retried delivery of an event already handled, by any
+        process sharing this database, answers ``Reply(duplicate=True)`` and does nothing.
+        The id is recorded in the command's own transaction, so the command's effects happen
+        exactly once: a crash before it commits leaves the id unrecorded and the retry runs
+        the command. A view or a refusal records it right after; a passing failure (busy,
+        unreachable database, a bug) never does, so the retry runs it again."""
+        once = _Event(caller.platform, event_id[:120]) if event_id else None
         try:
             parsed = self.registry.grammar.parse(line)
         except UserError as err:
-            return refusal(err)
-        return await self._run(caller, parsed)
+            reply = self._refuse(err)
+        else:
+            reply = await self._run(caller, parsed, once=once)
+        return await self._close_event(once, reply)
 
     async def handle_click(self, caller: Caller, custom_id: str) -> Reply:
         found = await self._command_of(custom_id)
+        if isinstance(found, Reply):
+            return found
         if found is None:
-            return refusal(UserError("That button isn't one of mine any more."))
+            return self._refuse(UserError("That button isn't one of mine any more."))
         community_id, line = found
         try:
             parsed = self.registry.grammar.parse(line)
         except UserError as err:
-            return refusal(err)
+            return self._refuse(err)
         return await self._run(caller, parsed, community_id=community_id)
 
     async def handle_form(
         self, caller: Caller, form_id: str, values: Mapping[str, str | None]
     ) -> Reply:
         found = await self._command_of(form_id)
+        if isinstance(found, Reply):
+            return found
         if found is None:
-            return refusal(UserError("That form isn't one of mine any more."))
+            return self._refuse(UserError("That form isn't one of mine any more."))
         community_id, line = found
         try:
             parsed = self.registry.grammar.parse(
                 line, {k: v for k, v in values.items() if v is not None}
             )
         except UserError as err:
-            return refusal(err)
+            return self._refuse(err)
         return await self._run(caller, parsed, community_id=community_id)
 
     async def handle_options(
@@ -132,19 +161,80 @@ class Mentorbot:
         into a line, so text containing ``context:`` stays text."""
         spec = self.registry.grammar.spec(verb)
         if spec is None:
-            return refusal(UserError(f"I don't know the command “{shorten(verb, 40)}”."))
+            return self._refuse(UserError(f"I don't know the command “{shorten(verb, 40)}”."))
         raw: dict[str, str] = {}
         for name, value in options.items():
             if value is None or not str(value).strip():
                 continue
             if all(p.name != name for p in spec.params):
-                return refusal(UserError(f"The option “{shorten(name, 40)}” is not one I know."))
+                return self._refuse(
+                    UserError(f"The option “{shorten(name, 40)}” is not one I know."))
             raw[name] = str(value)
         return await self._run(caller, Parsed(spec, raw))
 
     async def home(self, caller: Caller) -> Reply:
         """The caller's home view (profile, sessions, requests, goals, what's next): read-only."""
         return await self._read_only(caller, None, self._home_sections)
+
+    async def form(self, caller: Caller, form_id: str) -> Form | None:
+        """The form ``form_id`` stands for, rebuilt from its command's declaration, for an
+        adapter that no longer holds the one it opened (a restart, another instance). Fields,
+        labels, kinds, limits and choices are the declaration's; a title or initial values a
+        handler chose are not kept (a refused form is refilled with what was typed). None for
+        an id that is not one of this bot's forms, a command without fields, or a community
+        the caller cannot act in. Read-only."""
+        found = await self._command_of(form_id)
+        if found is None or isinstance(found, Reply):
+            return None
+        community_id, line = found
+        try:
+            async with self.store.reading() as tx:
+                await self._find_community(tx, caller, community_id)
+            parsed = self.registry.grammar.parse(line)
+            # The values the form's command carries stay as typed (derive_form writes them
+            # back as text); the fields start empty.
+            fixed = {p.name: parsed.raw.get(p.name) if p.need is Need.ALWAYS else None
+                     for p in parsed.spec.params}
+            form = derive_form(parsed.spec, SimpleNamespace(**fixed))
+        except (UserError, ValueError):
+            return None
+        except (StorageBusy, StorageUnavailable) as exc:
+            _storage_trouble(exc, "rebuilding a form")
+            return None
+        return replace(form, id=form_id)
+
+    async def community_settings(
+        self, platform: str, community_external_id: str
+    ) -> CommunityDefaults:
+        """A community's settings as organizers left them (``settings set`` over the file's
+        defaults; the defaults for a community the bot has not met). Read-only: what an
+        adapter needs to decide facts (which group organizes, where intros open), without
+        reaching into storage. Raises ``StorageBusy``/``StorageUnavailable`` when the database
+        cannot answer."""
+        async with self.store.reading() as tx:
+            community = await tx.communities.get(platform, community_external_id)
+            return await self._settings(tx, community)
+
+    async def only_community(
+        self, platform: str, platform_user_id: str, candidates: Iterable[str]
+    ) -> str | None:
+        """The one community among ``candidates`` (external ids, e.g. the servers the bot is
+        in) where this person is already a member, or None when there is none or more than
+        one. For a command typed where the platform names no community (a Discord DM): an
+        adapter uses the answer as the caller's community, or asks the person to use the
+        command in their community. Read-only."""
+        found: str | None = None
+        async with self.store.reading() as tx:
+            for external_id in dict.fromkeys(candidates):
+                community = await tx.communities.get(platform, external_id)
+                if community is None:
+                    continue
+                if await tx.members.by_platform_id(community.id, platform_user_id) is None:
+                    continue
+                if found is not None:
+                    return None
+                found = external_id
+        return found
 
     async def suggest(
         self, caller: Caller, verb: str, param_name: str, prefix: str
@@ -170,6 +260,11 @@ class Mentorbot:
 
                 found = await suggestions(tx, community, me, source, prefix, self.clock.now(),
                                           await self._settings(tx, community))
+        except UserError:
+            return []
+        except (StorageBusy, StorageUnavailable) as exc:
+            _storage_trouble(exc, f"autocomplete for {verb} {param_name}")
+            return []
         except Exception:
             log.exception("autocomplete for %s %s failed", verb, param_name)
             return []
@@ -181,6 +276,8 @@ class Mentorbot:
         """Whether one answer of a form would be accepted, checked as it is typed (a text-only
         adapter asks field by field and re-asks with the reason). Nothing is changed."""
         found = await self._command_of(form_id)
+        if isinstance(found, Reply):
+            return found.refusal
         if found is None:
             return Refusal("That form isn't one of mine any more.")
         community_id, line = found
@@ -193,19 +290,10 @@ class Mentorbot:
         except KeyError:
             return Refusal(f"The form field “{shorten(name, 40)}” is not one I know.")
         except UserError as err:
-            return refusal(err).refusal
+            return self._refuse(err).refusal
+        except (StorageBusy, StorageUnavailable) as exc:
+            return busy(exc, "checking a form field").refusal
         return None
-
-    async def first_delivery(self, platform: str, event_id: str) -> bool:
-        """Whether a platform event (a Slack event id) is seen for the first time, by any
-        process sharing this database: a retried delivery is then skipped. Records older
-        than a day are forgotten along the way."""
-        now = self.clock.now()
-        async with self.store.transaction() as tx:
-            first = await tx.events.first_seen(platform, event_id[:120], now)
-            if first and event_id.endswith("0"):  # now and then, not on every event
-                await tx.events.forget_before(now - EVENT_MEMORY)
-        return first
 
     async def ensure_member(self, caller: Caller, community_id: int | None = None) -> Member:
         """Create the caller's community and member rows if this is their first contact."""
@@ -215,12 +303,13 @@ class Mentorbot:
     # -- running one command ---------------------------------------------------------------------
 
     async def _run(
-        self, caller: Caller, parsed: Parsed, *, community_id: int | None = None
+        self, caller: Caller, parsed: Parsed, *, community_id: int | None = None,
+        once: _Event | None = None,
     ) -> Reply:
         spec = parsed.spec
         absent = missing_required(spec, parsed.raw)
         if absent is not None:
-            return refusal(refuse_missing(spec, absent))
+            return self._refuse(refuse_missing(spec, absent))
         try:
             values: dict[str, Any] = {
                 p.name: convert(p, parsed.raw[p.name], None)
@@ -234,13 +323,14 @@ class Mentorbot:
                         values[p.name] = convert(p, parsed.raw[p.name], reading)
             cmd = spec.type(**values)
         except UserError as err:
-            return refusal(err)
-        except StorageBusy:
-            return busy()
-        return await self.execute(caller, cmd, community_id=community_id)
+            return self._refuse(err)
+        except (StorageBusy, StorageUnavailable) as exc:
+            return busy(exc, f"reading {spec.verb}")
+        return await self.execute(caller, cmd, community_id=community_id, once=once)
 
     async def execute(
-        self, caller: Caller, cmd: Any, *, community_id: int | None = None
+        self, caller: Caller, cmd: Any, *, community_id: int | None = None,
+        once: _Event | None = None,
     ) -> Reply:
         """Run a typed command (its values already checked) for ``caller``."""
         spec: CommandSpec[Any] = self.registry.spec_of(type(cmd))
@@ -250,6 +340,8 @@ class Mentorbot:
         for attempt in (1, 2):
             try:
                 async with self.store.transaction() as tx:
+                    if once is not None and not await self._record_event(tx, once):
+                        return DUPLICATE
                     ctx = await self._context(tx, caller, community_id)
                     await _check_role(spec, ctx)
                     reply = await spec.handler(cmd, ctx)
@@ -260,21 +352,50 @@ class Mentorbot:
                     await tx.nudges.add(ctx.outbox, ctx.now)
                     reply = await self._seal(tx, ctx.community, reply)
             except UserError as err:
-                return refusal(err)
+                return self._refuse(err)
             except StorageConflict:
                 if attempt == 1:
                     continue  # e.g. two first commands of one member raced to create the row
                 log.exception("storage conflict running %s", spec.verb)
-                return refusal(UserError(SORRY))
-            except StorageBusy:
-                return busy()
+                return sorry()
+            except (StorageBusy, StorageUnavailable) as exc:
+                return busy(exc, f"running {spec.verb}")
             except Exception:
                 log.exception("bug while running %s", spec.verb)
-                return refusal(UserError(SORRY))
+                return sorry()
+            if once is not None:
+                once.recorded = True  # committed with the command's changes
             if ctx.outbox and self._on_outbox is not None:
                 self._on_outbox()
             return reply
-        return refusal(UserError(SORRY))
+        return sorry()
+
+    async def _record_event(self, tx: Tx, once: _Event) -> bool:
+        """Record ``once`` in ``tx``; False if it was recorded before (by any process). Records
+        older than a day are forgotten now and then along the way."""
+        now = self.clock.now()
+        first = await tx.events.first_seen(once.platform, once.event_id, now)
+        if first and once.event_id.endswith("0"):  # now and then, not on every event
+            await tx.events.forget_before(now - EVENT_MEMORY)
+        return first
+
+    async def _close_event(self, once: _Event | None, reply: Reply) -> Reply:
+        """After a command that did not record its event in its own transaction (a view, a
+        refusal): record it now, and answer a duplicate if another delivery got there first.
+        A passing failure is not recorded: the platform's retry should run the command."""
+        if once is None or once.recorded or reply.duplicate:
+            return reply
+        if reply.refusal is not None and reply.refusal.transient:
+            return reply
+        try:
+            async with self.store.transaction() as tx:
+                first = await self._record_event(tx, once)
+        except (StorageBusy, StorageUnavailable, StorageConflict) as exc:
+            log.warning("could not record event %s as handled (%s): a retry may repeat it",
+                        once.event_id, type(exc).__name__)
+            return reply
+        once.recorded = True
+        return reply if first else DUPLICATE
 
     async def _read_only(
         self,
@@ -289,6 +410,7 @@ class Mentorbot:
         A first-time caller has no rows yet: they are created first (that is the only write),
         and the one-time timezone question is never used up by a view.
         """
+        what = spec.verb if spec else "the home view"
         try:
             async with self.store.reading() as tx:
                 found = await self._existing_context(tx, caller, community_id)
@@ -308,12 +430,16 @@ class Mentorbot:
                     reply = await self._seal(tx, ctx.community, reply)
             return reply
         except UserError as err:
-            return refusal(err)
-        except StorageBusy:
-            return busy()
+            return self._refuse(err)
+        except (StorageBusy, StorageUnavailable) as exc:
+            return busy(exc, f"showing {what}")
         except Exception:
-            log.exception("bug while showing %s", spec.verb if spec else "the home view")
-            return refusal(UserError(SORRY))
+            log.exception("bug while showing %s", what)
+            return sorry()
+
+    def _refuse(self, err: UserError) -> Reply:
+        """:func:`refusal`, with the commands in its hint as hints."""
+        return refusal(err, self.registry.is_command)
 
     async def _home_sections(self, ctx: CommandContext) -> Reply:
         messages: list[Message] = []
@@ -437,15 +563,21 @@ class Mentorbot:
         messages = tuple([await choice_ids.seal(m, community.id, stash) for m in reply.messages])
         return Reply(messages, reply.refusal)
 
-    async def _command_of(self, custom_id: str) -> tuple[int, str] | None:
+    async def _command_of(self, custom_id: str) -> tuple[int, str] | Reply | None:
+        """The community and command a button's or form's id stands for; None for an id that
+        isn't one of ours; a "busy" reply when a stashed command cannot be read now."""
         decoded = choice_ids.decode(custom_id)
         if decoded is None:
             return None
         if decoded.command is not None:
             return decoded.community_id, decoded.command
         assert decoded.stash_id is not None
-        async with self.store.reading() as tx:
-            command = await tx.communities.stashed_command(decoded.community_id, decoded.stash_id)
+        try:
+            async with self.store.reading() as tx:
+                command = await tx.communities.stashed_command(decoded.community_id,
+                                                               decoded.stash_id)
+        except (StorageBusy, StorageUnavailable) as exc:
+            return busy(exc, "reading a button's command")
         return None if command is None else (decoded.community_id, command)
 
 
@@ -468,6 +600,16 @@ async def _check_role(spec: CommandSpec[Any], ctx: CommandContext) -> None:
         ctx.require_organizer()
     elif spec.who is Role.MENTOR and await ctx.tx.profiles.get(ctx.community.id, ctx.me.id) is None:
         raise UserError("You're not a mentor yet.", "Type `mentor` to become one.")
+
+
+@dataclass
+class _Event:
+    """A platform event that carried a command and may be delivered again (a Slack retry)."""
+
+    platform: str
+    event_id: str
+    recorded: bool = False
+    """Recorded as handled (with the command's changes, or right after a view/refusal)."""
 
 
 def _needs_ids(reply: Reply) -> bool:
@@ -495,17 +637,37 @@ def _timezone_question(settings: CommunityDefaults) -> Message:
     )
 
 
-def refusal(err: UserError) -> Reply:
-    """A friendly refusal; it names the parameter that was wrong, if one was."""
+def refusal(err: UserError, is_command: Callable[[str], bool] | None = None) -> Reply:
+    """A friendly refusal; it names the parameter that was wrong, if one was. With
+    ``is_command``, the commands the hint mentions (“Type `my` to see them”) are hints."""
     # Refusals often quote what the person typed ("I don't know “@here”"): the message goes out
     # as user text (Plain), so adapters escape all of it and nothing in it can ping or link.
     msg = MessageBuilder().user_text(err.message)
     if err.hint:
-        msg.say(" " + err.hint)
+        hint = " " + err.hint
+        msg.extend(with_hints(hint, is_command) if is_command else [Notice(hint)])
     param = err.param if isinstance(err, ParamError) else None
     return Reply((msg.build(),), Refusal(err.message, err.hint, param))
 
 
-def busy() -> Reply:
-    return Reply((text(BUSY),), Refusal(BUSY))
+def busy(exc: Exception | None = None, doing: str = "") -> Reply:
+    """The database is busy or out of reach: nothing was done, try again shortly. Logged as a
+    warning (an operator's matter, not a bug), without a trace."""
+    if exc is not None:
+        _storage_trouble(exc, doing)
+    return Reply((text(BUSY),), Refusal(BUSY, transient=True))
+
+
+def sorry() -> Reply:
+    """A bug (already logged with its trace): nothing was changed."""
+    return Reply((text(SORRY),), Refusal(SORRY, transient=True))
+
+
+def _storage_trouble(exc: Exception, doing: str) -> None:
+    log.warning("%s while %s (%s): answered busy, try again", type(exc).__name__,
+                doing or "answering", shorten(str(exc), 120))
+
+
+DUPLICATE = Reply(duplicate=True)
+"""A platform event handled before (by this or another process): show nothing."""
 

@@ -19,6 +19,7 @@ Forms are typed fields that Slack and Discord render as modals and the console a
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -329,6 +330,32 @@ def text(message: str, *, visibility: Visibility = Visibility.PRIVATE) -> Messag
     return Message((Notice(message),), visibility=visibility)
 
 
+_BACKTICKED = re.compile(r"`([^`\n]+)`")
+
+
+def with_hints(text: str, is_command: Callable[[str], bool]) -> list[Segment]:
+    """Bot text written as one string, with its backticked commands as :class:`Hint` segments
+    ("Type `help`." → Notice, Hint, Notice), so each platform shows them its way. A backticked
+    span that is not a command (``topics: python``, ``2 weeks``) stays text as written.
+
+    For text that comes as a string from where segments cannot be built: a refusal's hint, a
+    command's summary. Text written in a flow uses :meth:`MessageBuilder.hint` directly.
+    """
+    out: list[Segment] = []
+    start = 0
+    for match in _BACKTICKED.finditer(text):
+        command = match.group(1).strip()
+        if not is_command(command):
+            continue
+        if match.start() > start:
+            out.append(Notice(text[start:match.start()]))
+        out.append(Hint(command))
+        start = match.end()
+    if start < len(text):
+        out.append(Notice(text[start:]))
+    return out
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why a command was refused: ``param`` names the parameter that was wrong, if one was,
@@ -337,6 +364,9 @@ class Refusal:
     message: str
     hint: str = ""
     param: str | None = None
+    transient: bool = False
+    """Refused for a passing reason (the database was busy or out of reach, a bug): the same
+    request may work in a moment. A platform's retried delivery should run it again."""
 
 
 @dataclass(frozen=True)
@@ -344,11 +374,13 @@ class Reply:
     """What the caller of a command sees, in order.
 
     ``refusal`` is set when nothing was done: an adapter keeps a form open and leaves a clicked
-    button active. ``community_key`` is the community the reply is about (for ids).
+    button active. ``duplicate`` is set when the platform delivered an event the core had
+    handled already (a retried Slack event): the adapter shows nothing.
     """
 
     messages: tuple[Message, ...] = field(default_factory=tuple)
     refusal: Refusal | None = None
+    duplicate: bool = False
 
     @staticmethod
     def of(*messages: Message) -> Reply:

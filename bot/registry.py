@@ -46,6 +46,16 @@ class Registry:
     def spec_of(self, command_type: type[Any]) -> CommandSpec[Any]:
         return self._by_type[command_type]
 
+    def is_command(self, line: str) -> bool:
+        """Whether ``line`` starts with a verb (``accept 12``, ``settings set key value``), so
+        text written as a string can show it as a :class:`~bot.messages.Hint`."""
+        words = line.strip().lstrip("/").split(maxsplit=2)
+        if not words:
+            return False
+        if len(words) >= 2 and self.grammar.spec(f"{words[0]} {words[1]}") is not None:
+            return True
+        return self.grammar.spec(words[0]) is not None
+
     def groups(self) -> dict[str, list[CommandSpec[Any]]]:
         """Commands by group, in declaration order (help, README, Discord's top commands)."""
         out: dict[str, list[CommandSpec[Any]]] = {}

@@ -52,10 +52,12 @@ def free_port() -> int:
 
 
 def settings_for(
-    slack: SlackStandin, db: Path, mode: Literal["socket", "http"] = "socket", **slack_options: Any
+    slack: SlackStandin, db: Path, mode: Literal["socket", "http"] = "socket",
+    busy_timeout_seconds: float = 2.0, **slack_options: Any
 ) -> Settings:
     return Settings(
-        storage=StorageSettings(url=f"sqlite+aiosqlite:///{db}"),
+        storage=StorageSettings(url=f"sqlite+aiosqlite:///{db}",
+                                busy_timeout_seconds=busy_timeout_seconds),
         slack=SlackSettings(mode=mode, api_base_url=slack.api_url, http_host="127.0.0.1",
                             http_port=free_port(), **slack_options),
         slack_bot_token=slack.bot_token,  # type: ignore[arg-type]
@@ -217,26 +219,29 @@ async def slack_world(
     clock: ManualClock | None = None,
     db_name: str = "slack.db",
     standin: SlackStandin | None = None,
+    busy_timeout_seconds: float = 2.0,
     **standin_options: Any,
 ) -> AsyncIterator[SlackWorld]:
     """A running world; ``standin`` reuses a running stand-in (a restart of the bot)."""
     clock = clock or ManualClock(START)
+    db = tmp_path / db_name
     if standin is None:
         async with (
             shared_slack(clock, **standin_options) as slack,
-            _bot(slack, tmp_path / db_name, mode, clock) as world,
+            _bot(slack, db, mode, clock, busy_timeout_seconds) as world,
         ):
             yield world
     else:
-        async with _bot(standin, tmp_path / db_name, mode, clock) as world:
+        async with _bot(standin, db, mode, clock, busy_timeout_seconds) as world:
             yield world
 
 
 @asynccontextmanager
 async def _bot(
-    slack: SlackStandin, db: Path, mode: Literal["socket", "http"], clock: ManualClock
+    slack: SlackStandin, db: Path, mode: Literal["socket", "http"], clock: ManualClock,
+    busy_timeout_seconds: float = 2.0,
 ) -> AsyncIterator[SlackWorld]:
-    settings = settings_for(slack, db, mode)
+    settings = settings_for(slack, db, mode, busy_timeout_seconds)
     adapter = SlackAdapter(settings, clock)
     closed = False
     try:

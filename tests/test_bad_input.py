@@ -16,7 +16,7 @@ from bot.bootstrap import build_core, build_engine
 from bot.caller import Caller
 from bot.clock import ManualClock
 from bot.config import CommunityDefaults, NudgeSettings, StorageSettings
-from bot.core import SORRY, Mentorbot
+from bot.core import BUSY, SORRY, Mentorbot
 from bot.messages import Mention, Notice, Plain, Quote, Reply, Strong
 from bot.repositories import Store
 from storage import schema
@@ -243,9 +243,11 @@ async def test_an_internal_error_shows_sorry_and_the_trace_only_in_the_log(
     assert "waitlist" in caplog.text
 
 
-async def test_an_unreachable_database_shows_sorry(
+async def test_an_unreachable_database_says_try_again(
     clock: ManualClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Like a busy database: the person is asked to try again shortly, and the log says
+    why (no trace: it is an operator's matter, not a bug)."""
     store = SqlStore(create_engine(
         StorageSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'gone.db'}")
     ))
@@ -255,5 +257,6 @@ async def test_an_unreachable_database_shows_sorry(
         reply = await core.handle_text(ADA, "my")
     finally:
         await store.close()
-    assert reply.plain_text() == SORRY
+    assert reply.plain_text() == BUSY and reply.refusal is not None and reply.refusal.transient
     assert "unable to open database file" in caplog.text
+    assert not any(r.exc_info for r in caplog.records if r.name == "bot.core")

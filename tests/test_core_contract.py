@@ -121,3 +121,105 @@ async def test_a_locked_database_answers_busy_instead_of_hanging(tmp_path: Path)
         assert "Got it" in await say(core, ADA, "notify rust")  # nothing was half-done
     finally:
         await store.close()
+
+
+async def test_a_command_carried_by_an_event_runs_once_whichever_instance_gets_it(
+    store: Store, clock: ManualClock,
+) -> None:
+    """Slack retries an event it got no answer for: the id is recorded with the command's own
+    changes, so two instances sharing the database agree, and a delivery that died before its
+    command committed is run by the retry."""
+    first, second = (build_core(store, clock, CommunityDefaults()) for _ in range(2))
+    done = await first.handle_text(ADA, "notify rust", event_id="Ev0NOTIFY01")
+    assert "Got it" in done.plain_text() and not done.duplicate
+    again = await second.handle_text(ADA, "notify rust", event_id="Ev0NOTIFY01")
+    assert again.duplicate and again.messages == () and again.refusal is None
+    # A refusal and a view are recorded right after them: their retries show nothing either.
+    for event_id, line in (("Ev0REFUSE01", "withdraw 99"), ("Ev0VIEW0001", "my")):
+        shown = await first.handle_text(ADA, line, event_id=event_id)
+        assert shown.messages and not shown.duplicate, line
+        assert (await second.handle_text(ADA, line, event_id=event_id)).duplicate, line
+    # The same event delivered to both instances at once: exactly one runs it.
+    both = await asyncio.gather(
+        first.handle_text(ADA, "notify go", event_id="Ev0RACE0001"),
+        second.handle_text(ADA, "notify go", event_id="Ev0RACE0001"),
+    )
+    assert sorted(r.duplicate for r in both) == [False, True]
+    # Without an event id nothing is recorded: every call runs.
+    assert not (await first.handle_text(ADA, "my")).duplicate
+    assert not (await first.handle_text(ADA, "my")).duplicate
+
+
+async def test_an_event_whose_command_could_not_commit_is_run_by_the_retry(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'retry.db'}"
+    store = await open_store(StorageSettings(url=url, busy_timeout_seconds=0.2))
+    core = build_core(store, ManualClock(START), CommunityDefaults())
+    try:
+        await say(core, ADA, "help")
+        held, release = asyncio.Event(), asyncio.Event()
+
+        async def writer() -> None:
+            async with store.transaction():
+                held.set()
+                await release.wait()
+
+        task = asyncio.create_task(writer())
+        await held.wait()
+        busy = await core.handle_text(ADA, "notify rust", event_id="Ev0BUSY0001")
+        release.set()
+        await task
+        assert busy.plain_text() == BUSY and busy.refusal is not None and busy.refusal.transient
+        retried = await core.handle_text(ADA, "notify rust", event_id="Ev0BUSY0001")
+        assert "Got it" in retried.plain_text()
+        assert (await core.handle_text(ADA, "notify rust", event_id="Ev0BUSY0001")).duplicate
+    finally:
+        await store.close()
+
+
+async def test_community_settings_are_read_through_the_core(core: Mentorbot) -> None:
+    assert await core.community_settings("slack", "T0NEVERSEEN") == CommunityDefaults()
+    admin = Caller("slack", "T0TEAM0001", "Team", "U0ADMIN001", "Root", is_platform_admin=True)
+    await say(core, admin, "settings set organizer_group S0ORGS0001")
+    await say(core, admin, "settings set intros_channel #intros")
+    settings = await core.community_settings("slack", "T0TEAM0001")
+    assert (settings.organizer_group, settings.intros_channel) == ("S0ORGS0001", "intros")
+    assert (await core.community_settings("slack", "T0OTHER001")).organizer_group == ""
+
+
+async def test_the_organizer_group_is_matched_whatever_its_case(core: Mentorbot) -> None:
+    admin = Caller("discord", "G1", "Guild", "1001", "Root", is_platform_admin=True)
+    await say(core, admin, "settings set organizer_group organizers")
+    ada = Caller("discord", "G1", "Guild", "1002", "Ada", groups=frozenset({"Organizers"}))
+    assert not (await core.handle_text(ada, "settings")).refused
+    bob = Caller("discord", "G1", "Guild", "1003", "Bob", groups=frozenset({"Organizing"}))
+    assert "Only organizers" in await say(core, bob, "settings")
+
+
+async def test_a_form_is_rebuilt_from_its_id_after_a_restart(core: Mentorbot) -> None:
+    await say(core, GRACE, PROFILE)
+    opened = (await core.handle_text(ADA, "request Grace")).form
+    assert opened is not None
+    rebuilt = await core.form(ADA, opened.id)
+    assert rebuilt is not None and rebuilt.id == opened.id and rebuilt.command == opened.command
+    assert [(f.name, f.label, f.kind, f.required, f.max_length) for f in rebuilt.fields] == [
+        (f.name, f.label, f.kind, f.required, f.max_length) for f in opened.fields]
+    values = {"topic": "python", "context": CONTEXT}
+    assert "Request #1 sent" in (await core.handle_form(ADA, rebuilt.id, values)).plain_text()
+    elsewhere = Caller("slack", "T0OTHER001", "Other", "U0ADA00001", "Ada")
+    assert await core.form(elsewhere, opened.id) is None  # another community's form
+    assert await core.form(ADA, "mb:zz") is None
+    assert await core.form(ADA, "not ours") is None
+
+
+async def test_the_only_community_of_a_person_among_candidates(core: Mentorbot) -> None:
+    in_first = Caller("discord", "G1", "One", "1002", "Ada")
+    await say(core, in_first, "help")
+    await say(core, Caller("discord", "G2", "Two", "1003", "Bob"), "help")
+    assert await core.only_community("discord", "1002", ["G1", "G2", "G9"]) == "G1"
+    assert await core.only_community("discord", "1002", ["G2", "G9"]) is None
+    assert await core.only_community("discord", "1004", ["G1", "G2"]) is None
+    await say(core, Caller("discord", "G2", "Two", "1002", "Ada"), "help")
+    assert await core.only_community("discord", "1002", ["G1", "G2"]) is None  # two: ask
+    assert await core.only_community("slack", "1002", ["G1"]) is None  # another platform

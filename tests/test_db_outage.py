@@ -93,9 +93,6 @@ async def test_commands_during_an_outage_change_nothing_and_work_again_after(bot
     assert "python" in (await bot.core.handle_text(BOB, "find python")).plain_text()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot/core.py answers StorageUnavailable with 'something went wrong' (a date or time "
-    "parameter even raises it to the adapter); only StorageBusy is 'busy, try again'"))
 async def test_commands_during_an_outage_answer_busy_try_again(bot: Bot) -> None:
     bot.proxy.cut()
     for who, line in DURING:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,6 +113,57 @@ async def test_two_instances_agree_on_seen_events(tmp_path: Path) -> None:
                 await second.dm(BOB, "/mentor tz")
         assert sum("Europe/Paris" in shown({"blocks": m.blocks})
                    for m in slack.dm_messages_to(BOB)) == 1
+
+
+async def test_a_retry_runs_a_command_whose_first_delivery_never_committed(
+    tmp_path: Path,
+) -> None:
+    """The first delivery dies mid-way: the database locks up just after Bob is looked up,
+    so the command cannot commit. Slack's retry then runs it, once, and later retries are
+    skipped: the event counts as handled only together with the command's changes."""
+    async with slack_world(tmp_path, busy_timeout_seconds=0.2) as world:
+        held: list[sqlite3.Connection] = []
+
+        def lock_the_database(args: Mapping[str, Any]) -> bool:
+            if not held:  # another writer takes the lock before the command's transaction
+                locker = sqlite3.connect(tmp_path / "slack.db", isolation_level=None)
+                locker.execute("BEGIN IMMEDIATE")
+                held.append(locker)
+            return False  # a hook, not a fault: users.info answers as usual
+
+        world.slack.fail_next("users.info", "never", when=lock_the_database)
+        typed = world.slack.payloads.message_im(BOB, "tz Europe/Paris")
+        await world.deliver(typed)
+        await world.dm(BOB, "can't get to my records")  # busy: nothing was done
+        assert held
+        held[0].rollback()
+        held[0].close()
+        await world.deliver(typed, retry_attempt=1, retry_reason="http_timeout")
+        await world.dm(BOB, "Europe/Paris")
+        await world.deliver(typed, retry_attempt=2, retry_reason="http_timeout")
+        await world.deliver(world.slack.payloads.message_im(BOB, "help tz"))
+        await world.dm(BOB, "/mentor tz")
+        assert sum("Europe/Paris" in shown({"blocks": m.blocks}) for m in world.dms(BOB)) == 1
+
+
+async def test_a_retry_after_the_reply_was_lost_does_not_run_the_command_again(
+    tmp_path: Path,
+) -> None:
+    """The command commits, then posting its reply fails (the process could as well have died
+    there): the retry does nothing, and the change was made once."""
+    async with slack_world(tmp_path) as world:
+        dm = world.slack._ensure_dm(BOB).id
+        lost = world.slack.fail_next("chat.postMessage", "fatal_error",
+                                     when=lambda args: args.get("channel") == dm)
+        typed = world.slack.payloads.message_im(BOB, "notify rust")
+        await world.deliver(typed)
+        await world.slack.wait_for_call("chat.postMessage", where=lambda c: not c.ok)
+        assert lost.hits == 1 and world.dms(BOB) == []
+        await world.deliver(typed, retry_attempt=1, retry_reason="http_timeout")
+        await world.deliver(world.slack.payloads.message_im(BOB, "my"))
+        mine = await world.dm(BOB, "rust")
+        assert len(world.dms(BOB)) == 1  # the retry posted nothing: only `my` answered
+        assert shown({"blocks": mine.blocks}).count("rust") == 1  # waiting once, not twice
 
 
 MARKER_BOT = "xoxb-1111111111-MARKERBOTTOKEN4242"

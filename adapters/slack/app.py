@@ -8,8 +8,14 @@ first (an empty ack) and the work runs after, in a task of its own. With
 ``process_before_response`` Bolt answers as soon as the listener returns, instead of polling
 for the ack every 10 ms while the work already runs (a reply could then reach Slack before the
 ack). A modal submission runs the core *before* its ack, since a refusal must come
-back in the ack (``response_action: errors``) to show under its field. A retried event (same
-``event_id``) is processed once, with the ids kept in the database so several instances agree.
+back in the ack (``response_action: errors``) to show under its field.
+
+Slack retries an event (same ``event_id``) that got no ack in time. A command typed in the DM
+passes its event id to the core, which records it in the command's own transaction: a retry
+of a command that ran is answered ``Reply.duplicate`` and shows nothing (whichever instance
+gets it), and a retry of one that never committed (the process died, the database was busy)
+runs it. Opening the Home tab and an empty message (the menu) are simply answered again:
+publishing a home is idempotent, and a second menu is harmless.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.actor import Actor, Replier
 from adapters.slack.home import HomeKeeper
-from adapters.slack.identity import PLATFORM, Directory
+from adapters.slack.identity import Directory
 from adapters.slack.menu import MENU_ACTION, menu_post, menu_verb, needs_input
 from adapters.slack.messenger import SlackMessenger
 from adapters.slack.modals import (
@@ -210,7 +216,7 @@ class SlackBot:
 
     async def on_home_opened(self, body: dict[str, Any]) -> None:
         event = body.get("event") or {}
-        if event.get("tab") != "home" or not await self._first(body):
+        if event.get("tab") != "home":
             return
         actor = await self._actor(_team_of(body, event), event.get("user"), "")
         self.homes.watching(actor.caller.user_id)
@@ -221,15 +227,17 @@ class SlackBot:
         event = body.get("event") or {}
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        if not await self._first(body):
-            return
         actor = await self._actor(_team_of(body, event), event.get("user"),
                                   event.get("channel"), in_bot_dm=True)
         line = _TYPED_COMMAND.sub("", from_slack(str(event.get("text") or "")), count=1)
         if not line.strip():
             await self._menu(actor)
             return
-        reply = await self.core.handle_text(actor.caller, line)
+        event_id = str(body.get("event_id") or "") or None
+        reply = await self.core.handle_text(actor.caller, line, event_id=event_id)
+        if reply.duplicate:
+            log.info("event %s was handled already: skipping the retry", event_id)
+            return
         await self.replier.answer(actor, reply)
         self._after(actor, reply)
 
@@ -239,16 +247,6 @@ class SlackBot:
             self.directory.forget(str(user["id"]))
 
     # -- helpers ---------------------------------------------------------------------------------
-
-    async def _first(self, body: dict[str, Any]) -> bool:
-        """False for a retry of an event already processed (by any instance)."""
-        event_id = body.get("event_id")
-        if not event_id:
-            return True
-        first = await self.core.first_delivery(PLATFORM, str(event_id))
-        if not first:
-            log.info("event %s was processed already: skipping the retry", event_id)
-        return first
 
     async def _actor(
         self, team_id: Any, user_id: Any, channel: Any, *, trigger_id: Any = "",

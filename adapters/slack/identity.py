@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.bootstrap import App
 from bot.caller import Caller
+from bot.errors import StorageBusy, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,12 @@ class Directory:
 
     async def _groups_of(self, team_id: str, user_id: str) -> frozenset[str]:
         """The configured organizer group's id, if this person is in it."""
-        group = await self._configured.get(team_id, lambda: self._organizer_group(team_id))
+        try:
+            group = await self._configured.get(team_id, lambda: self._organizer_group(team_id))
+        except (StorageBusy, StorageUnavailable) as exc:
+            # The command itself will be answered "try again"; the caller is still built.
+            log.warning("organizer_group of %s unreadable (%s)", team_id, type(exc).__name__)
+            group = self._configured.stale(team_id) or ""
         if not group:
             return frozenset()
         if not GROUP_ID.match(group):
@@ -194,13 +200,10 @@ def _error_of(exc: BaseException) -> str:
 
 def organizer_group_reader(app: App) -> Callable[[str], Awaitable[str]]:
     """Reads a community's ``organizer_group`` setting (an organizer may change it with
-    ``settings set``; the file's value is the default), read-only through the core's store."""
+    ``settings set``; the file's value is the default) through the core, read-only."""
 
     async def read(team_id: str) -> str:
-        async with app.store.reading() as tx:
-            community = await tx.communities.get(PLATFORM, team_id)
-            overrides = await tx.communities.settings(community.id) if community else {}
-        value = overrides.get("organizer_group", app.settings.community.organizer_group)
-        return str(value or "").strip()
+        settings = await app.core.community_settings(PLATFORM, team_id)
+        return settings.organizer_group.strip()
 
     return read
