@@ -5,8 +5,8 @@ from now; the mentor is not on a break then; inside one of the mentor's weekly w
 mentor's own zone; skipped when the mentor proposes the time themselves); the mentor's monthly
 cap; no overlap with either person's other sessions (proposed with a time, or confirmed).
 
-The monthly cap counts the calendar month of the session's start in the *community default
-zone*, the same months the mentor ranking uses ("sessions free this month"), so both agree.
+The monthly cap counts the calendar month of the session's start in the *mentor's zone*, the
+same months the mentor ranking uses ("sessions free this month"), so both agree.
 
 A mentor without weekly windows has not restricted their times: the window guard does not
 apply, and suggestions are taken from 09:00-18:00 in their zone.

@@ -214,6 +214,13 @@ class SessionRepository(Protocol):
         """The mentor's sessions that count against the monthly cap, starting in [start, end)."""
         ...
 
+    async def starts_by_mentor(
+        self, community_id: int, start: datetime, end: datetime
+    ) -> list[tuple[int, datetime]]:
+        """(mentor id, start) of each session counting against the cap, starting in
+        [start, end)."""
+        ...
+
     async def counts_by_mentor(
         self, community_id: int, since: datetime, until: datetime | None = None
     ) -> dict[int, int]: ...

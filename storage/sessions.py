@@ -205,6 +205,21 @@ class SqlSessions(SqlRepository):
         )
         return [_session(r) for r in rows]
 
+    async def starts_by_mentor(
+        self, community_id: int, start: datetime, end: datetime
+    ) -> list[tuple[int, datetime]]:
+        """(mentor, start) of every session that counts against the cap, starting in
+        [start, end)."""
+        rows = await self.conn.execute(
+            select(t.sessions.c.mentor_id, t.sessions.c.start_at).where(
+                t.sessions.c.community_id == community_id,
+                t.sessions.c.state.in_([s.value for s in COUNTED_STATES]),
+                t.sessions.c.start_at >= start,
+                t.sessions.c.start_at < end,
+            )
+        )
+        return [(int(r.mentor_id), r.start_at) for r in rows]
+
     async def counts_by_mentor(
         self, community_id: int, since: datetime, until: datetime | None = None
     ) -> dict[int, int]:

@@ -258,7 +258,7 @@ async def withdrawn(ctx: RenderContext, nudge: Nudge) -> Rendered:
     return ctx.dm(mentor, msg.build(), fallback="")
 
 
-@nudge_kind(WAITLIST_FREED, label="a mentor is free")
+@nudge_kind(WAITLIST_FREED, timing=Timing.PROMPT, label="a mentor is free")
 async def freed(ctx: RenderContext, nudge: Nudge) -> Rendered:
     member = await ctx.member(nudge.recipient_id)
     mentor = await ctx.member(int(nudge.payload.get("mentor", 0)))
@@ -282,13 +282,17 @@ async def freed(ctx: RenderContext, nudge: Nudge) -> Rendered:
 async def recheck(ctx: RenderContext, nudge: Nudge) -> Rendered:
     """The moment a mentor could take someone again (a pause over, a new month): tell the
     members waiting for them, if any and if there is room."""
-    from bot.intros.waitlist import freed_up
+    from bot.intros.waitlist import freed_up, look_again
 
     mentor = await ctx.member(int(nudge.payload.get("mentor", 0)))
     profile = await ctx.tx.profiles.get(ctx.community.id, mentor.id)
     told = await freed_up(ctx.tx, ctx.community, ctx.settings, ctx.now, mentor, profile)
-    ctx.follow_ups.extend(told)
-    return Done(f"{len(told)} waiting member(s) told" if told else "nobody to tell")
+    if told:
+        ctx.follow_ups.extend(told)
+        return Done(f"{len(told)} waiting member(s) told")
+    again = await look_again(ctx.tx, ctx.community, ctx.settings, ctx.now, mentor, profile)
+    ctx.follow_ups.extend(again)
+    return Done("no room yet: another look planned" if again else "nobody to tell")
 
 
 KINDS = (

@@ -71,19 +71,44 @@ async def rechecks(
     of a pause, the start of their next month (in their own zone) when their sessions are used
     up. A mentor full of mentees frees up when a mentorship ends, which says so itself."""
     loads = await mentor_loads(tx, community.id, settings.default_timezone, now)
+    fitting = [p for p in await tx.profiles.all(community.id) if fits(topic, p, settings)]
+    mentors = await tx.members.by_ids(community.id, [p.member_id for p in fitting])
     out: list[NewNudge] = []
-    for profile in await tx.profiles.all(community.id):
-        if not fits(topic, profile, settings):
-            continue
-        at: datetime | None = None
-        if profile.is_paused(now):
-            at = profile.paused_until
-        elif loads.get(profile.member_id, Load()).sessions_this_month \
-                >= profile.max_sessions_per_month:
-            at = next_month(now, settings.default_timezone)
+    for profile in fitting:
+        mentor = mentors.get(profile.member_id)
+        zone = mentor.zone(settings.default_timezone) if mentor else settings.default_timezone
+        at = free_again_at(profile, loads.get(profile.member_id, Load()), zone, now)
         if at is not None:
             out.append(recheck(community, profile.member_id, at))
     return out
+
+
+def free_again_at(profile: MentorProfile, load: Load, zone: str, now: datetime
+                  ) -> datetime | None:
+    """When a mentor away or out of sessions could take someone again, if a moment says so."""
+    if profile.is_paused(now):
+        return profile.paused_until
+    if load.sessions_this_month >= profile.max_sessions_per_month:
+        return next_month(now, zone)
+    return None
+
+
+async def look_again(
+    tx: Tx, community: Community, settings: CommunityDefaults, now: datetime, mentor: Member,
+    profile: MentorProfile | None,
+) -> list[NewNudge]:
+    """After a look found no room: another look at the mentor's next free moment, if members
+    still wait for them (their pause was extended, or a new month's sessions went at once)."""
+    if profile is None:
+        return []
+    waiting = [e for e in await tx.waitlist.open(community.id)
+               if e.member_id != mentor.id and fits(e.topic, profile, settings)]
+    if not waiting:
+        return []
+    loads = await mentor_loads(tx, community.id, settings.default_timezone, now)
+    at = free_again_at(profile, loads.get(mentor.id, Load()),
+                       mentor.zone(settings.default_timezone), now)
+    return [recheck(community, mentor.id, at)] if at is not None and at > now else []
 
 
 def recheck(community: Community, mentor_id: int, at: datetime) -> NewNudge:

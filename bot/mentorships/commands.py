@@ -165,7 +165,7 @@ async def _summary(ctx: CommandContext, m: Mentorship, heading: str) -> Message:
     other = await _other(ctx, m)
     msg = MessageBuilder().say(heading).line("")
     goals = [g for g in await ctx.tx.mentorships.goals(m.id) if g.state is GoalState.ACTIVE]
-    msg.strong(f"Mentorship #{m.id} with ").mention(ctx.address(other))
+    msg.strong(f"Mentorship #{m.id}").say(" with ").mention(ctx.address(other))
     msg.line("Goals:" if goals else "Goals: none yet")
     for g in goals:
         msg.line(f"  {g.id}. ").user_text(g.text)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.domain import GoalState, Member, Mentorship, MentorshipState, Nudge
+from bot.domain import RHYTHMS, GoalState, Member, Mentorship, MentorshipState, Nudge
 from bot.messages import ChoiceStyle, MessageBuilder
 from bot.nudges.kinds import Done, RenderContext, Rendered, Stale, Timing, nudge_kind
 from bot.text import shorten
@@ -94,7 +94,7 @@ async def kickoff_rhythm(ctx: RenderContext, nudge: Nudge) -> Rendered:
 
 async def summary_message(ctx: RenderContext, m: Mentorship, reader: Member,
                           other: Member) -> MessageBuilder:
-    msg = MessageBuilder().strong(f"Mentorship #{m.id} with ")
+    msg = MessageBuilder().strong(f"Mentorship #{m.id}").say(" with ")
     msg.mention(ctx.address(other)).say(" · “").user_text(shorten(m.topic, 80)).say("”")
     goals = [g for g in await ctx.tx.mentorships.goals(m.id) if g.state is GoalState.ACTIVE]
     msg.line("Goals:" if goals else "Goals: none yet")
@@ -118,8 +118,11 @@ async def summary(ctx: RenderContext, nudge: Nudge) -> Rendered:
     m, mentor, mentee = await load(ctx, nudge)
     reader = await ctx.member(nudge.recipient_id)
     other = mentee if reader.id == mentor.id else mentor
-    changer = await ctx.member(int(nudge.payload.get("by", other.id)))
-    msg = MessageBuilder().mention(ctx.address(changer)).say(" updated what you agreed:")
+    if nudge.payload.get("woke"):
+        msg = MessageBuilder().say("The pause is over: your mentorship is active again.")
+    else:
+        changer = await ctx.member(int(nudge.payload.get("by", other.id)))
+        msg = MessageBuilder().mention(ctx.address(changer)).say(" updated what you agreed:")
     msg.line("").extend((await summary_message(ctx, m, reader, other)).build().segments)
     msg.choice("Change goals", f"goals {m.id}")
     msg.choice("Change the rhythm", f"rhythm {m.id}")
@@ -336,7 +339,14 @@ async def pause_over(ctx: RenderContext, nudge: Nudge) -> Rendered:
                                     paused_until=None)
     for person in (mentor, mentee):
         ctx.queue(SUMMARY, recipient_id=person.id, intro_id=m.intro_id, mentorship=m.id,
-                  by=person.id)
+                  woke=True)
+    # As after `mentorship resume`: the rhythm and the "still going?" clock start again now.
+    if m.rhythm is not None and not m.rhythm_paused:
+        ctx.queue(RHYTHM_PROMPT, due_at=ctx.now + timedelta(days=RHYTHMS[m.rhythm]),
+                  recipient_id=mentee.id, intro_id=m.intro_id, mentorship=m.id,
+                  since=ctx.now.isoformat())
+    ctx.queue(STALL_CHECK, due_at=ctx.now + timedelta(days=ctx.settings.mentorship_stall_days),
+              intro_id=m.intro_id, mentorship=m.id, since=ctx.now.isoformat())
     return Done("mentorship active again")
 
 

@@ -93,8 +93,8 @@ def _length(value: str | None, profile: MentorProfile, mentor: Member) -> int:
     raw = value.strip().lower().removesuffix("minutes").removesuffix("min").strip()
     if not raw.isdigit() or int(raw) not in offered:
         choices = ", ".join(str(n) for n in offered)
-        raise UserError(
-            f"{mentor.display_name} offers sessions of {choices} minutes, "
+        raise ParamError(
+            "length", f"{mentor.display_name} offers sessions of {choices} minutes, "
             f"not “{shorten(value, 20)}”.",
             f"Pick one of those, e.g. `length: {offered[0]}`.",
         )
@@ -116,7 +116,7 @@ def _rules(
         profile=profile,
         mentor=mentor,
         booker_id=ctx.me.id,
-        month_zone=ctx.settings.default_timezone,
+        month_zone=mentor.zone(ctx.settings.default_timezone),
         enforce_windows=chosen_by.id != mentor.id,
         exclude=exclude,
         zone=ctx.my_zone,
@@ -129,9 +129,8 @@ async def _guard(
 ) -> None:
     """Refuse ``start`` with the reason and the next free times (in the caller's zone)."""
     horizon = ctx.now + timedelta(weeks=9)
-    calendar = await load_calendar(
-        ctx.tx, rules, member.id, min(start, ctx.now), max(start, horizon)
-    )
+    # From now: a time in the past is refused as such, whatever else is on the calendar.
+    calendar = await load_calendar(ctx.tx, rules, member.id, ctx.now, max(start, horizon))
     why = refusal(start, duration, rules, calendar)
     if why is None:
         return
@@ -195,7 +194,7 @@ class BookSession:
                  "either person's other sessions.",
          examples=("book Grace when: Thursday 18:00 length: 30 topic: asyncio basics",))
 async def book(cmd: BookSession, ctx: CommandContext) -> Reply:
-    other = await ctx.resolve_member(cmd.other)
+    other = await ctx.resolve_member(cmd.other, "other")
     intro, mentor, member = await _intro_with(ctx, other)
     profile = await _profile(ctx, mentor)
     if cmd.when is None:
@@ -254,7 +253,7 @@ class ProposeSlots:
          summary="Offer your mentor up to three times; they pick one.",
          examples=("propose Grace slots: Tue 18:00; Wed 19:00; Thu 18:30 length: 30",))
 async def propose(cmd: ProposeSlots, ctx: CommandContext) -> Reply:
-    other = await ctx.resolve_member(cmd.mentor)
+    other = await ctx.resolve_member(cmd.mentor, "mentor")
     intro, mentor, member = await _intro_with(ctx, other)
     if ctx.me.id != member.id:
         raise UserError("Proposing times to pick from is for mentees.",
@@ -568,6 +567,8 @@ class RepeatSession:
                  "shifts with daylight saving, you are both told when.",
          examples=("repeat 12 weekly times: 6", "repeat 12 monthly until: 2027-06-30"))
 async def repeat(cmd: RepeatSession, ctx: CommandContext) -> Reply:
+    with reading("frequency"):
+        frequency = parse_frequency(cmd.frequency)
     session = await _mine(ctx, cmd.session_id)
     if session.state is not SessionState.CONFIRMED or session.start_at is None:
         raise UserError(f"Session #{session.id} isn't confirmed ({session.state.value}).",
@@ -575,9 +576,8 @@ async def repeat(cmd: RepeatSession, ctx: CommandContext) -> Reply:
     if session.series_id is not None:
         raise UserError(f"Session #{session.id} already repeats.",
                         f"End that series first with `end-series {session.id}`.")
-    frequency = parse_frequency(cmd.frequency)
     if cmd.until is None and cmd.times is None:
-        raise UserError("Until when, or how many times?",
+        raise ParamError("until", "Until when, or how many times?",
                         f"Add `until: 2027-03-01` or `times: 6`, e.g. `repeat {session.id} "
                         "weekly times: 6`.")
     count = cmd.times
@@ -585,8 +585,9 @@ async def repeat(cmd: RepeatSession, ctx: CommandContext) -> Reply:
     mentor, member, other = await _people(ctx, session)
     profile = await _profile(ctx, mentor)
     zone = cmd.zone or ctx.my_zone
-    planned = occurrences(session.start_at, zone, frequency, count=count, until=until,
-                          horizon=ctx.horizon)
+    with reading("times" if count is not None and until is None else "until"):
+        planned = occurrences(session.start_at, zone, frequency, count=count, until=until,
+                              horizon=ctx.horizon)
     starts = [o.at for o in planned]
     rules = _rules(ctx, profile, mentor, chosen_by=ctx.me, notice=False,
                    exclude=frozenset({session.id}))
