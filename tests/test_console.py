@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -225,7 +226,6 @@ def test_bad_time_jumps(text: str) -> None:
 
 def test_readme_commands_reference_is_current() -> None:
     """Features register verbs; the README's reference is generated from them."""
-    from pathlib import Path
 
     from adapters.console.docs import commands_markdown, with_commands
 
@@ -274,3 +274,34 @@ async def test_the_prompt_follows_a_changed_community_default_zone(
     assert demo.prompt() == (
         "[Demo Community · you are Newcomer (Asia/Kolkata) · Mon 23 Nov 17:30] > "
     )
+
+
+def readme_script(heading: str) -> list[str]:
+    """What a reader types in the README's console block under ``heading``: the lines that are
+    not the bot's output, without their trailing ``# comments``."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split(heading, 1)[1]
+    block = section.split("```", 2)[1]
+    typed = []
+    for line in block.splitlines()[1:]:
+        if not line.strip() or line[0] in " →⏱[":
+            continue
+        typed.append(re.split(r"\s{2,}# ", line, maxsplit=1)[0].strip())
+    return typed
+
+
+async def test_the_readmes_mentorship_over_two_months_runs_as_written(
+    demo: ConsoleSession,
+) -> None:
+    await request_grace(demo)
+    await demo.feed("/as Grace")
+    assert "Accepted" in await demo.feed("accept 1")
+    script = readme_script("### A mentorship over two months")
+    assert len(script) > 15 and "mentorship end 1 Thank you, I reached what I wanted" in script
+    out = ""
+    for line in script:
+        out = await demo.feed(line)
+        assert "Sorry, something went wrong" not in out, (line, out)
+        assert "I don't know the command" not in out, (line, out)
+        assert "Nothing was changed" not in out, (line, out)
+    assert "Mentorships: active 0, paused 0, ended 1; 1 with agreed goals" in out
