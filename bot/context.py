@@ -8,12 +8,14 @@ together or not at all.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.caller import Caller
-from bot.command import MemberRef
+from bot.command import MemberRef, ParamError
 from bot.config import CommunityDefaults
 from bot.domain import Community, Member, NewNudge
 from bot.errors import NotAllowed, UserError
@@ -101,29 +103,30 @@ class CommandContext:
             n for n in self.outbox if not (n.session_id == session_id and n.kind in kinds)
         ]
 
-    async def resolve_member(self, ref: MemberRef) -> Member:
-        """The member a reference names: an id from a mention or picker, or a display name."""
+    async def resolve_member(self, ref: MemberRef, param: str) -> Member:
+        """The member a reference names: an id from a mention or picker, or a display name.
+        A refusal names ``param``, the parameter ``ref`` was given as."""
         platform_id = ref.platform_user_id
         if platform_id is not None:
             found = await self.tx.members.by_platform_id(self.community.id, platform_id)
             if found is None:
-                raise UserError(
-                    "That person hasn't used mentorbot here yet.",
+                raise ParamError(
+                    param, "That person hasn't used mentorbot here yet.",
                     "Ask them to say `help` to me first.",
                 )
             return found
         name = ref.handle.strip().lstrip("@").strip()
         if not name:
-            raise UserError("Please name a member.", "For example: `profile Ada`.")
+            raise ParamError(param, "Please name a member.", "For example: `profile Ada`.")
         matches = await self.tx.members.named(self.community.id, name)
         if not matches:
-            raise UserError(
-                f"I don't know anyone called “{name[:60]}” here.",
+            raise ParamError(
+                param, f"I don't know anyone called “{name[:60]}” here.",
                 "Use `find <topic>` to see mentors and their names.",
             )
         if len(matches) > 1:
-            raise UserError(
-                f"More than one member is called “{name[:60]}”.",
+            raise ParamError(
+                param, f"More than one member is called “{name[:60]}”.",
                 "Pick them from `find <topic>` instead, or use their @mention.",
             )
         return matches[0]
@@ -139,3 +142,19 @@ class CommandContext:
         """The form for ``cmd``'s command, derived from its declaration (``bot.syntax``)."""
         return derive_form(self.registry.spec_of(type(cmd)), cmd, title=title,
                            initial=initial, placeholders=placeholders)
+
+
+@contextmanager
+def reading(param: str) -> Iterator[None]:
+    """Refusals raised inside name ``param``, so a form shows them under its field: for a
+    value a handler reads itself (weekly windows, session lengths, a repetition)::
+
+        with reading("availability"):
+            windows = parse_windows(cmd.availability)
+    """
+    try:
+        yield
+    except ParamError:
+        raise
+    except UserError as err:
+        raise ParamError(param, err.message, err.hint) from None

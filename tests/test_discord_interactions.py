@@ -112,6 +112,39 @@ async def test_a_refused_form_reopens_with_what_was_typed_and_the_error_under_it
         answered_once_in_time(handle)
 
 
+async def test_a_form_opened_before_a_restart_can_still_be_fixed_and_sent_again(
+        tmp_path: Path, clock: ManualClock) -> None:
+    """The process that opened the modal is gone: the one that gets the refused submit
+    rebuilds the form from its id, keeps what was typed and shows the error under its field."""
+    async with running_discord(point_discord_py=False) as sd:
+        settings = settings_for(sd, db_url(tmp_path))
+        async with running_bot(sd, settings, clock) as before:
+            opened = await before.slash("mentor set")
+            assert (await opened.reply(timeout=SAFETY)).type == 9
+        async with running_bot(sd, settings, clock) as after:  # a new process, same database
+            typed = {"Topics (comma separated)": "python, rust",
+                     "A short bio": "I build compilers and like teaching",
+                     "Weekly availability (your timezone)": "whenever I can"}
+            refused = await sd.submit_modal(opened, typed)
+            said = await after.seen(refused, "availability")
+            reply = await refused.reply()
+            assert refused.original is not None and "Open the form again" not in str(reply.data)
+            again = await sd.click(refused.original.id,
+                                   button(reply.data, "Fix and send again")["custom_id"])
+            assert (await again.reply(timeout=SAFETY)).type == 9
+            assert again.modal is not None
+            fields = {c["component"]["custom_id"]: c for c in again.modal["components"]}
+            assert fields["topics"]["component"]["value"] == "python, rust"
+            assert fields["availability"]["component"]["value"] == "whenever I can"
+            assert fields["availability"]["description"].startswith("⚠ " + said[:20])
+            assert "description" not in fields["topics"], "the error sits under its own field"
+            fixed = await sd.submit_modal(
+                again, {**typed, "Weekly availability (your timezone)": "Tue 18:00-20:00"})
+            assert "You're now a mentor" in await after.seen(fixed, "mentor")
+            for handle in (refused, again, fixed):
+                answered_once_in_time(handle)
+
+
 async def test_a_click_that_asks_for_a_form_opens_it(bot: Bot) -> None:
     await request_alice(bot)
     request = bot.sd.dms_to("alice")[-1]

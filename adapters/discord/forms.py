@@ -10,6 +10,9 @@ Discord shows nothing beside a modal and cannot answer a submit with another mod
 things wait in memory for a while (:class:`FormMemory`, 15 minutes, bounded): the values a
 person typed into a refused form, until they click "Fix and send again"; and the messages
 that came with a form (the one-time timezone question), shown after the form is submitted.
+The form itself is kept too, with the title its command chose; when this process does not
+have it (a restart, another instance took the first interaction) the core rebuilds it from
+its id (``Mentorbot.form``), so a refused submit can always be fixed and sent again.
 """
 
 from __future__ import annotations

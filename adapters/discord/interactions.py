@@ -13,7 +13,8 @@ the person reads a short apology, never "This interaction failed".
   something, the message is edited: its buttons disabled, the chosen one marked. A refused
   click leaves them as they were; a click that asks for a form opens it.
 * Modal submits: ``Mentorbot.handle_form``; a refusal answers with the error and a button that
-  reopens the modal with what was typed (``buttons.RetryButton``).
+  reopens the modal with what was typed (``buttons.RetryButton``). A modal opened before a
+  restart (or by another instance) is rebuilt by ``Mentorbot.form`` from its id.
 """
 
 from __future__ import annotations
@@ -171,8 +172,9 @@ class Interactions:
             notes = self.forms.notes(user_id, form_id)
             await self.responder.answer(interaction, Reply((*reply.messages, *notes)))
             return
-        form = self.forms.form(user_id, form_id)
-        if form is None:  # opened before a restart: offer a fresh form
+        # Opened by this process, or else (a restart, another instance) rebuilt by the core.
+        form = self.forms.form(user_id, form_id) or await self.core.form(caller, form_id)
+        if form is None:  # not rebuildable: offer a fresh form
             again = Choice("Open the form again", "", ChoiceStyle.PRIMARY, id=form_id)
         else:
             token = self.forms.refused(Retry(user_id, form, values, reply.refusal))

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.command import CommandSpec, Kind, Need, Role, Source, command, param
+from bot.command import CommandSpec, Kind, Need, ParamError, Role, Source, command, param
 from bot.config import CommunityDefaults, describe_validation_error
-from bot.context import CommandContext
+from bot.context import CommandContext, reading
 from bot.domain import IntroState
 from bot.errors import UserError
 from bot.messages import Message, MessageBuilder, Reply, text
@@ -232,10 +232,11 @@ class ChangeSetting:
 async def change_setting(cmd: ChangeSetting, ctx: CommandContext) -> Reply:
     key = cmd.key.lower()
     if key not in EDITABLE_SETTINGS:
-        raise UserError(f"There is no setting “{shorten(key, 40)}”.",
-                        "Type `settings` to see them all.")
+        raise ParamError("key", f"There is no setting “{shorten(key, 40)}”.",
+                         "Type `settings` to see them all.")
     overrides = await ctx.tx.communities.settings(ctx.community.id)
-    value = _coerce(key, cmd.value)
+    with reading("value"):
+        value = _coerce(key, cmd.value)
     if key == "synonyms":
         # Adding one synonym must not drop the others ("alias=" with no topic removes one).
         merged_pairs = {**ctx.settings.synonyms, **value}
@@ -246,8 +247,8 @@ async def change_setting(cmd: ChangeSetting, ctx: CommandContext) -> Reply:
     except ValidationError as exc:
         reason = describe_validation_error(exc).removeprefix(f"{key}: ").removeprefix(
             "settings: ")
-        raise UserError(
-            f"That value doesn't work for {key}: {reason}.",
+        raise ParamError(
+            "value", f"That value doesn't work for {key}: {reason}.",
             f"Nothing was changed. `help settings set` shows each key's range; "
             f"for example `settings set {key} {_example(key)}`.",
         ) from None

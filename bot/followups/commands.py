@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import quiet_hours as qh
-from bot.command import Need, Role, Source, command, param
+from bot.command import Need, ParamError, Role, Source, command, param
 from bot.context import CommandContext
 from bot.domain import Member, NewNudge, Session, SessionState
 from bot.errors import NotAllowed, UserError
@@ -389,10 +389,10 @@ async def change_followups(cmd: ChangeFollowups, ctx: CommandContext) -> Reply:
         await ctx.tx.members.update(ctx.me.id, followups_off=False, followups_paused_until=None)
         return Reply.of(text("Follow-ups are on again."))
     if cmd.until is None:
-        raise UserError("For how long?", "For example: `followups snooze 2 weeks`.")
+        raise ParamError("until", "For how long?", "For example: `followups snooze 2 weeks`.")
     if cmd.until - ctx.now > MAX_SNOOZE:
-        raise UserError("That's more than a year.",
-                        "Snooze for up to a year, or use `followups off`.")
+        raise ParamError("until", "That's more than a year.",
+                         "Snooze for up to a year, or use `followups off`.")
     until = cmd.until
     await ctx.tx.members.update(ctx.me.id, followups_off=False, followups_paused_until=until)
     return Reply.of(

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.command import MemberRef, Need, Source, command, param
+from bot.command import MemberRef, Need, ParamError, Source, command, param
 from bot.context import CommandContext
 from bot.domain import IntroRequest, IntroState, Member, MentorProfile
 from bot.errors import NotAllowed, UserError
@@ -178,7 +178,7 @@ class RequestIntro:
               "I tried the docs and got lost.",),
 )
 async def request_intro(cmd: RequestIntro, ctx: CommandContext) -> Reply:
-    mentor = await ctx.resolve_member(cmd.mentor)
+    mentor = await ctx.resolve_member(cmd.mentor, "mentor")
     if mentor.id == ctx.me.id:
         raise UserError("You can't ask yourself for an intro.", "Try `find <topic>`.")
     profile = await ctx.tx.profiles.get(ctx.community.id, mentor.id)
@@ -216,8 +216,8 @@ async def request_intro(cmd: RequestIntro, ctx: CommandContext) -> Reply:
             ))
         )
     if len(cmd.context.split()) < 4:
-        raise UserError(
-            "The context needs a sentence or two.",
+        raise ParamError(
+            "context", "The context needs a sentence or two.",
             "Say what you want to get out of it and what you tried so far.",
         )
     intro = await ctx.tx.intros.add(

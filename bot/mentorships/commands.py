@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.command import Need, command, param
+from bot.command import Need, ParamError, command, param
 from bot.context import CommandContext
 from bot.domain import (
     RHYTHMS,
@@ -260,10 +260,10 @@ async def check_in(cmd: CheckIn, ctx: CommandContext) -> Reply:
     elif cmd.goal in goals:
         goal_id = cmd.goal
     else:
-        raise UserError("Which goal? Give its number.",
-                        f"Goals of mentorship #{m.id}: " + (", ".join(
-                            f"{g.id} ({shorten(g.text, 30)})" for g in goals.values())
-                            or "none yet: set them with `goals`") + ".")
+        raise ParamError("goal", "Which goal? Give its number.",
+                         f"Goals of mentorship #{m.id}: " + (", ".join(
+                             f"{g.id} ({shorten(g.text, 30)})" for g in goals.values())
+                             or "none yet: set them with `goals`") + ".")
     goal = goals[goal_id]
     if cmd.status is None or cmd.changed is None:
         return Reply.of(MessageBuilder().say("How is “").user_text(shorten(goal.text, 100))
@@ -389,8 +389,8 @@ async def show_progress(cmd: ShowProgress, ctx: CommandContext) -> Reply:
     if cmd.mentorship_id is None:
         mine = await ctx.tx.mentorships.of(ctx.community.id, member_id=ctx.me.id)
         if len(mine) != 1:
-            raise UserError("Which mentorship? Give its number.",
-                            "Type `mentorships` to see yours.")
+            raise ParamError("mentorship_id", "Which mentorship? Give its number.",
+                             "Type `mentorships` to see yours.")
         m = mine[0]
     else:
         m = await _mine(ctx, cmd.mentorship_id, open_only=False)

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.command import MemberRef, Need, Role, command, param
-from bot.context import CommandContext
+from bot.command import MemberRef, Need, ParamError, Role, command, param
+from bot.context import CommandContext, reading
 from bot.domain import Member, MentorProfile
 from bot.errors import UserError
 from bot.intros.waitlist import freed_up, recheck
@@ -82,23 +82,28 @@ async def edit_profile(cmd: EditMentorProfile, ctx: CommandContext) -> Reply:
             .build()
         )
     if current is None and cmd.topics is None:
-        raise UserError("A new mentor profile needs topics.", "Add `topics: python, career`.")
+        raise ParamError("topics", "A new mentor profile needs topics.",
+                         "Add `topics: python, career`.")
     if current is None and cmd.bio is None:
-        raise UserError("A new mentor profile needs a short bio.", "Add `bio: ...`.")
+        raise ParamError("bio", "A new mentor profile needs a short bio.", "Add `bio: ...`.")
+    with reading("topics"):
+        topics = parse_topics(cmd.topics) if cmd.topics is not None else _kept(current).topics
+    with reading("lengths"):
+        lengths = (parse_lengths(cmd.lengths) if cmd.lengths
+                   else (current.session_lengths if current else DEFAULT_LENGTHS))
+    with reading("availability"):
+        windows = (
+            () if clearing
+            else parse_windows(cmd.availability) if cmd.availability is not None
+            else (current.windows if current else ())
+        )
     profile = MentorProfile(
         member_id=ctx.me.id,
         community_id=ctx.community.id,
         bio=cmd.bio if cmd.bio is not None else _kept(current).bio,
-        topics=parse_topics(cmd.topics) if cmd.topics is not None else _kept(current).topics,
-        session_lengths=(
-            parse_lengths(cmd.lengths) if cmd.lengths
-            else (current.session_lengths if current else DEFAULT_LENGTHS)
-        ),
-        windows=(
-            () if clearing
-            else parse_windows(cmd.availability) if cmd.availability is not None
-            else (current.windows if current else ())
-        ),
+        topics=topics,
+        session_lengths=lengths,
+        windows=windows,
         availability_timezone=(
             ctx.my_zone if cmd.availability is not None or current is None
             else current.availability_timezone
@@ -306,7 +311,7 @@ class ShowProfile:
 @command(ShowProfile, "profile", group=GENERAL, read_only=True,
          summary="Show your profile, or a mentor's.", examples=("profile Grace",))
 async def show_profile(cmd: ShowProfile, ctx: CommandContext) -> Reply:
-    member = await ctx.resolve_member(cmd.of) if cmd.of else ctx.me
+    member = await ctx.resolve_member(cmd.of, "of") if cmd.of else ctx.me
     return Reply.of(await profile_message(ctx, member))
 
 
@@ -384,7 +389,8 @@ class SetQuietHours:
          summary="Hours when follow-ups wait (your local time), or `off`.",
          examples=("quiet 22:00-08:00", "quiet off"))
 async def set_quiet_hours(cmd: SetQuietHours, ctx: CommandContext) -> Reply:
-    hours = parse_quiet_hours(cmd.hours)
+    with reading("hours"):
+        hours = parse_quiet_hours(cmd.hours)
     await ctx.tx.members.update(ctx.me.id, quiet_hours=hours)
     if not hours:
         return Reply.of(text("Quiet hours are off: follow-ups may arrive at any time."))

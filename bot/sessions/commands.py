@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.booking import Calendar, Rules, describe_times, next_free, refusal
-from bot.command import MemberRef, Need, Source, command, param
-from bot.context import CommandContext
+from bot.command import MemberRef, Need, ParamError, Source, command, param
+from bot.context import CommandContext, reading
 from bot.domain import IntroRequest, IntroState, Member, MentorProfile, Session, SessionState
 from bot.errors import NotAllowed, UserError
 from bot.intros.waitlist import freed_up
@@ -578,8 +578,8 @@ async def repeat(cmd: RepeatSession, ctx: CommandContext) -> Reply:
                         f"End that series first with `end-series {session.id}`.")
     if cmd.until is None and cmd.times is None:
         raise ParamError("until", "Until when, or how many times?",
-                        f"Add `until: 2027-03-01` or `times: 6`, e.g. `repeat {session.id} "
-                        "weekly times: 6`.")
+                         f"Add `until: 2027-03-01` or `times: 6`, e.g. `repeat {session.id} "
+                         "weekly times: 6`.")
     count = cmd.times
     until = cmd.until
     mentor, member, other = await _people(ctx, session)
