@@ -221,8 +221,28 @@ async def migrate(engine: AsyncEngine) -> Migration:
     On PostgreSQL the whole upgrade is one transaction holding :data:`MIGRATION_LOCK`: an
     instance starting at the same moment waits for it, then finds the schema up to date.
     Raises :class:`SchemaTooNew` for a database a newer mentorbot migrated, and
-    :class:`StorageUnavailable` when the database cannot be reached.
+    :class:`StorageUnavailable` when the database cannot be reached. When it raises, the
+    engine's pool is disposed first: the caller gives up on the engine (``open_store`` raises
+    on, the process exits), and a connection left in the pool would otherwise be closed by the
+    garbage collector, if at all (asyncpg warns; aiosqlite's thread outlives the event loop).
+    The engine stays usable: a new pool opens on its next use.
     """
+    try:
+        result = await _migrate(engine)
+    except BaseException:
+        try:
+            await engine.dispose()
+        except Exception:  # the original error is what the caller must see
+            log.debug("disposing the engine after a failed migration failed too", exc_info=True)
+        raise
+    if result.changed:
+        log.info("database schema upgraded from %s to %s", result.before, result.after)
+    else:
+        log.info("database schema is up to date (%s)", result.after)
+    return result
+
+
+async def _migrate(engine: AsyncEngine) -> Migration:
     conn = await connect(engine)
     sqlite = conn.dialect.name == "sqlite"
     busy_ms: int | None = None
@@ -246,10 +266,6 @@ async def migrate(engine: AsyncEngine) -> Migration:
         if busy_ms is not None:  # back to the pool: commands wait as configured again
             await conn.run_sync(_sqlite_busy_timeout, busy_ms)
         await conn.close()
-    if result.changed:
-        log.info("database schema upgraded from %s to %s", result.before, result.after)
-    else:
-        log.info("database schema is up to date (%s)", result.after)
     return result
 
 

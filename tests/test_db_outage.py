@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.bootstrap import build_core, build_engine, open_store
 from bot.caller import Caller
@@ -29,6 +29,7 @@ from bot.nudges.scheduler import NudgeScheduler
 from bot.ports import Delivered, Destination
 from bot.repositories import Store
 from storage import schema as t
+from storage.db import SchemaTooNew, create_engine, migrate
 from tests.db_proxy import CuttableProxy
 from tests.recording_port import RecordingMessenger
 
@@ -190,3 +191,19 @@ async def test_a_batch_interrupted_by_an_outage_is_settled_when_the_database_is_
         assert await states(bot.store) == {"sent": 25}
     finally:
         await scheduler.stop()
+
+
+async def test_a_schema_refused_at_start_leaves_no_connection_open(any_db_url: str) -> None:
+    engine = create_engine(StorageSettings(url=any_db_url))
+    try:
+        await migrate(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        with pytest.raises(SchemaTooNew):
+            await migrate(engine)
+        assert engine.pool.checkedin() == 0  # disposed: no connection left behind
+        async with engine.connect() as conn:  # and the engine still works
+            assert (await conn.execute(text("SELECT version_num FROM alembic_version"))
+                    ).scalar() == "9999"
+    finally:
+        await engine.dispose()
