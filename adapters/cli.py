@@ -8,8 +8,9 @@
     mentorbot db upgrade|check|copy ...   database tasks
 
 Configuration problems end with one line on stderr and exit code 2 (never a stack trace, never
-a token). Each adapter lives in its own package and is imported only when chosen, so the
-console never loads a platform SDK.
+a token); so does a database that cannot be used at start (down, not there, or upgraded by a
+newer mentorbot), whatever runs. Each adapter lives in its own package and is imported only
+when chosen, so the console never loads a platform SDK.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             setup_logging(args.log_level or settings.log_level)
             from adapters.discord.main import run_discord
 
-            code = run_discord(settings, sync_only=args.action == "sync")
+            # ``action`` exists only when ``discord`` was typed: a token alone chose Discord.
+            code = run_discord(settings, sync_only=getattr(args, "action", None) == "sync")
         else:
             setup_logging(args.log_level or "WARNING")
             from adapters.database import run_db
@@ -129,9 +131,12 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{args.db}{suffix}").unlink(missing_ok=True)
     from adapters.console.app import run_console
+    from bot.errors import StorageUnavailable
 
     try:
         return asyncio.run(run_console(settings, args.db))
+    except StorageUnavailable as error:  # SchemaTooNew too: as `mentorbot db` says it
+        return fail(f"database unavailable: {error}")
     except BrokenPipeError:  # output piped into `head` and closed: nothing left to say
         sys.stderr.close()
         return 0

@@ -10,9 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from bot.config import StorageSettings
+from storage.db import create_engine, migrate
 from tests.discord_harness import ECHOED_PERMISSIONS
 from tests.standins.discord import GUILD_ID, TOKEN, DiscordStandIn, running_discord
+from tests.standins.slack import running_slack
 
 MARKER = "xoxb-SECRET-MARKER-4242"
 SCRIPT = Path(sys.executable).parent / "mentorbot"
@@ -71,11 +75,7 @@ DISCORD_TOKEN = "MENTORBOT_DISCORD_TOKEN"
         (["discord"], None, "is not set"),
         (["discord", "sync"], None, "is not set"),
         (["discord"], MARKER, "does not look like a Discord bot token"),
-        pytest.param(
-            [], MARKER, "does not look like a Discord bot token",  # chosen: its token is set
-            marks=pytest.mark.xfail(strict=True, reason="adapters/cli.py reads args.action, "
-                                    "which exists only after the `discord` subcommand"),
-        ),
+        ([], MARKER, "does not look like a Discord bot token"),  # chosen: its token is set
     ],
 )
 def test_discord_token_is_checked_before_anything_starts(
@@ -227,3 +227,67 @@ def test_fresh_deletes_and_reseeds(tmp_path: Path) -> None:
     assert fresh.returncode == 0
     assert "#1" not in fresh.stdout
     assert "Linus" in fresh.stdout  # seeded again
+
+
+# -- a database that cannot be used at start: one line, exit 2, whatever runs ---------------
+
+
+async def too_new(database: Path) -> None:
+    """A SQLite database a newer mentorbot upgraded (a schema version this one does not know)."""
+    engine = create_engine(StorageSettings(url=f"sqlite+aiosqlite:///{database}"))
+    try:
+        await migrate(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        await engine.dispose()
+
+
+def test_console_on_a_database_that_cannot_be_opened_exits_2_with_one_line(
+    tmp_path: Path,
+) -> None:
+    result = run(["--db", "missing/console.db", "console"], tmp_path, stdin="help\n")
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("mentorbot: database unavailable: cannot connect to ")
+    assert "missing/console.db" in line
+    assert "Traceback" not in result.stderr and "mentorbot console" not in result.stdout
+
+
+def test_console_on_a_schema_newer_than_it_knows_exits_2_with_one_line(tmp_path: Path) -> None:
+    asyncio.run(too_new(tmp_path / "newer.db"))
+    result = run(["--db", "newer.db"], tmp_path, stdin="help\n")
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("mentorbot: database unavailable: the database schema is at version "
+                           "9999, newer than this mentorbot knows")
+    assert "Traceback" not in result.stderr
+
+
+SLACK_BOT = "xoxb-3333333333-CLIMARKER4242"
+SLACK_APP = "xapp-1-A0MENTORBT-4444-CLIMARKER4242"
+
+
+@pytest.mark.parametrize("problem", ["missing", "too new"])
+async def test_slack_on_a_database_it_cannot_use_exits_2_with_one_line(
+    tmp_path: Path, problem: str
+) -> None:
+    if problem == "too new":
+        database = tmp_path / "newer.db"
+        await too_new(database)
+        said = "the database schema is at version 9999, newer than this mentorbot knows"
+    else:
+        database = tmp_path / "missing" / "bot.db"
+        said = "cannot connect to "
+    async with running_slack(bot_token=SLACK_BOT, app_token=SLACK_APP) as slack:
+        code, out, err = await finished(await run_async(
+            ["slack"], tmp_path, MENTORBOT_SLACK_BOT_TOKEN=SLACK_BOT,
+            MENTORBOT_SLACK_APP_TOKEN=SLACK_APP, MENTORBOT_SLACK__API_BASE_URL=slack.api_url,
+            MENTORBOT_STORAGE__URL=f"sqlite+aiosqlite:///{database}",
+        ))
+        assert slack.socket.connections == [], "nothing served without a database"
+    assert code == 2, err
+    lines = err.strip().splitlines()  # the log lines of the start, then the one error
+    assert lines[-1].startswith(f"mentorbot: database unavailable: {said}"), lines[-1]
+    assert [line for line in lines if line.startswith("mentorbot:")] == [lines[-1]]
+    assert "Traceback" not in err and "CLIMARKER" not in err + out

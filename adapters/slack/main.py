@@ -2,8 +2,9 @@
 
 Tokens come from the environment only (``bot.config``). A missing or malformed one ends the
 start with one line naming the variable and exit code 2; so does a token Slack refuses at
-``auth.test`` (revoked, invalid, app uninstalled). The token itself is never printed, and
-every log handler redacts it (:mod:`adapters.slack.logs`).
+``auth.test`` (revoked, invalid, app uninstalled), and so does a database that cannot be used
+(down, not there, or upgraded by a newer mentorbot), as ``mentorbot db`` says it. The token
+itself is never printed, and every log handler redacts it (:mod:`adapters.slack.logs`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ async def serve(settings: Settings, clock: Clock | None = None) -> int:
     # layer load (and log).
     from adapters.slack.adapter import SlackAdapter, TokenRefused
     from bot.bootstrap import run
+    from bot.errors import StorageUnavailable
 
     adapter = SlackAdapter(settings, clock)
     try:
@@ -85,7 +87,11 @@ async def serve(settings: Settings, clock: Clock | None = None) -> int:
               f"({type(exc).__name__})", file=sys.stderr)
         return 1
     log.info("Slack says this is %s in %s", identity.bot_user_id, identity.team_name)
-    await run(settings, lambda _settings: adapter, clock)
+    try:
+        await run(settings, lambda _settings: adapter, clock)
+    except StorageUnavailable as error:  # SchemaTooNew too; `run` closed the adapter
+        print(f"mentorbot: database unavailable: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
