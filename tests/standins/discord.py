@@ -657,6 +657,11 @@ def _err(status: int, code: int, message: str) -> _Answer:
 
 _NO_CONTENT = _Answer(204, None)
 
+
+def _permissions_text(value: Any) -> str | None:
+    """A permission bit set as Discord answers it: a string of the integer, or null."""
+    return None if value is None else str(value)
+
 #: (method, spec path template, handler name). Order matters where literals overlap templates.
 _ROUTES: tuple[tuple[str, str, str], ...] = (
     ("GET", "/gateway", "_r_gateway"),
@@ -1579,7 +1584,9 @@ class DiscordStandIn:
                 "id": previous.get((command["name"], kind)) or self.new_id(),
                 "application_id": self.application_id,
                 "version": self.new_id(),
-                "default_member_permissions": command.get("default_member_permissions"),
+                # Sent as an integer or a string; Discord always answers a string (or null).
+                "default_member_permissions": _permissions_text(
+                    command.get("default_member_permissions")),
                 "type": kind,
                 "name": command["name"],
                 "name_localizations": command.get("name_localizations") or None,
