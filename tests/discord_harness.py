@@ -51,12 +51,15 @@ class QuickBot(MentorbotClient):
         return None
 
 
-def settings_for(sd: DiscordStandIn, db_url: str, **community: Any) -> Settings:
+def settings_for(sd: DiscordStandIn, db_url: str, *, global_commands: bool = False,
+                 **community: Any) -> Settings:
+    """Settings for the bot against ``sd``: commands synced to its server at once, or with
+    ``global_commands`` globally (the only ones Discord offers in DMs too)."""
     community.setdefault("intros_channel", "intros")
     return Settings(
         storage=StorageSettings(url=db_url),
         discord=DiscordSettings(api_base_url=sd.api_base, gateway_url=sd.gateway_url(),
-                                dev_guild_ids=(int(GUILD_ID),)),
+                                dev_guild_ids=() if global_commands else (int(GUILD_ID),)),
         community=CommunityDefaults(**community),
     )
 
@@ -182,10 +185,11 @@ def db_url(tmp_path: Path) -> str:
 
 @asynccontextmanager
 async def discord_bot(tmp_path: Path, clock: ManualClock, *, budget: float = ANSWER_BUDGET,
-                      **community: Any) -> AsyncIterator[Bot]:
+                      global_commands: bool = False, **community: Any) -> AsyncIterator[Bot]:
     """A stand-in Discord and the bot connected to it, on a fresh database."""
     async with running_discord(point_discord_py=False) as sd:
-        settings = settings_for(sd, db_url(tmp_path), **community)
+        settings = settings_for(sd, db_url(tmp_path), global_commands=global_commands,
+                                **community)
         async with running_bot(sd, settings, clock, budget=budget) as bot:
             yield bot
 

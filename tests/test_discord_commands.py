@@ -55,7 +55,9 @@ async def test_every_core_command_is_a_subcommand_named_after_its_verb(bot: Bot)
     assert len(subcommands) == len(registry.commands)
     assert all(len(c["options"]) <= 25 for c in commands.values())
     assert ("mentor", "set") in subcommands and ("organizer", "settings-set") in subcommands
-    assert all(c["contexts"] == [0] for c in commands.values()), "servers only"
+    assert commands["organizer"]["contexts"] == [0], "organizers act in their server"
+    assert all(c["contexts"] == [0, 1] for top, c in commands.items() if top != "organizer"), \
+        "the others also in the DM with the bot"
     assert str(commands["organizer"]["default_member_permissions"]) == "32"  # Manage Server
     assert all(c["default_member_permissions"] is None
                for top, c in commands.items() if top != "organizer")
@@ -135,12 +137,43 @@ async def test_organizer_commands_are_for_organizers_only(bot: Bot) -> None:
                   user="olivia", expect="organizer_group")
     assert "Only organizers" not in await bot.say("organizer settings", user="alice",
                                                   expect="\n")
+    # The role's name as an organizer typed it: Discord shows "Mentors", the core casefolds.
+    await bot.say("organizer settings-set", {"key": "organizer_group", "value": "mentors"},
+                  user="olivia", expect="organizer_group")
+    assert "Only organizers" not in await bot.say("organizer settings", user="alice",
+                                                  expect="\n")
     await bot.say("organizer settings-set", {"key": "organizer_group", "value": MENTORS_ROLE_ID},
                   user="olivia", expect="organizer_group")
     assert "Only organizers" not in await bot.say("organizer settings", user="alice",
                                                   expect="\n")
     assert "Only organizers" in await bot.say("organizer settings", user="carol",
                                               expect="organizers")
+
+
+async def test_commands_in_the_dm_act_for_the_one_server_the_member_uses(
+        tmp_path: Path, clock: ManualClock) -> None:
+    async with discord_bot(tmp_path, clock, global_commands=True) as bot:
+        await _in_the_dm(bot)
+
+
+async def _in_the_dm(bot: Bot) -> None:
+    """Discord offers only global commands in DMs (a server's own stay in that server)."""
+    sd = bot.sd
+    newcomer = await bot.say("mentor my", user="bob", dm=True, expect="server")
+    assert "Please use this command in your server" in newcomer
+    await bot.say("mentor set", {"topics": "python", "bio": "I teach"}, expect="mentor")
+    await bot.say("mentor help", user="bob", expect="After sessions")  # bob uses it there
+    typing = await sd.autocomplete("mentor request", {"mentor": "al"}, focused="mentor",
+                                   user="bob", dm=True)
+    assert [c["name"] for c in (await typing.reply()).data["choices"]] == ["Alice"]
+    said = await bot.say("mentor request", {"mentor": f"<member:{ALICE_ID}>", "topic": "python",
+                                            "context": CONTEXT}, user="bob", dm=True,
+                         expect="sent")
+    assert "Request #1 sent to @Alice" in said
+    assert "Requests you sent" in await bot.say("mentor my", user="bob", dm=True,
+                                                expect="Requests you sent")
+    with pytest.raises(ValueError, match="does not offer /organizer"):
+        await sd.slash("organizer report", user="olivia", dm=True)
 
 
 # -- the generation rules, without Discord -------------------------------------------------------

@@ -18,9 +18,14 @@ The rules, so a person can predict every name (README.md shows the result):
   with autocomplete over the community's mentors. Parameters with an autocomplete source are
   autocompleted from ``Mentorbot.suggest``. Parameters the core asks for in a form are
   optional here: leave them out and the form opens as a modal.
-* Commands run in servers only (``contexts: [0]``); buttons in DMs carry their community.
-  A top-level command made only of organizer commands carries ``default_member_permissions``
-  = Manage Server, which only hides it: the core checks organizer rights on every call.
+* Commands run in servers and in the DM with the bot (``contexts: [0, 1]``). A DM names no
+  server: there a command acts for the one server where the person already uses mentorbot
+  (``Mentorbot.only_community``), and asks them to use it in their server when there is none
+  or several. Buttons in DMs carry their community anyway.
+* A top-level command made only of organizer commands runs in servers only (organizer rights
+  come from the member's roles and permissions, which a DM does not carry) and has
+  ``default_member_permissions`` = Manage Server, which only hides it: the core checks
+  organizer rights on every call.
 
 Values reach the core as structured options (``Mentorbot.handle_options``), never joined into
 a text line, so text containing ``context:`` stays text.
@@ -61,6 +66,7 @@ TOP_DESCRIPTIONS: Mapping[str, str] = {
 SUB_COMMAND, STRING, INTEGER, BOOLEAN, USER = 1, 3, 4, 5, 6
 CHAT_INPUT = 1
 GUILD_CONTEXT = 0
+BOT_DM_CONTEXT = 1
 GUILD_INSTALL = 0
 MANAGE_GUILD = 1 << 5
 MAX_SUBCOMMANDS = 25
@@ -262,17 +268,19 @@ class CommandBook:
         out = []
         for top, subs in self.tops.items():
             groups = self.groups_of[top]
+            organizers_only = all(s.spec.who is Role.ORGANIZER for s in subs)
             command: dict[str, Any] = {
                 "type": CHAT_INPUT,
                 "name": top,
                 "description": shorten(
                     TOP_DESCRIPTIONS.get(top) or f"{', '.join(groups)} commands", 100),
                 "options": [s.payload() for s in subs],
-                "contexts": [GUILD_CONTEXT],
+                "contexts": [GUILD_CONTEXT] if organizers_only else [GUILD_CONTEXT,
+                                                                     BOT_DM_CONTEXT],
                 "integration_types": [GUILD_INSTALL],
                 "nsfw": False,
             }
-            if all(s.spec.who is Role.ORGANIZER for s in subs):
+            if organizers_only:
                 # Discord's OpenAPI spec takes the bits as an integer here (it answers a string).
                 command["default_member_permissions"] = MANAGE_GUILD
             out.append(command)

@@ -6,7 +6,10 @@ time, the interaction is deferred and the reply follows when the core is done (f
 for 15 minutes). Whatever happens, something answers: a bug or a Discord error is logged and
 the person reads a short apology, never "This interaction failed".
 
-* Slash commands: options go to ``Mentorbot.handle_options`` as typed values.
+* Slash commands: options go to ``Mentorbot.handle_options`` as typed values. In the DM with
+  the bot, which names no server, the command acts for the one server among the bot's where
+  the person already uses mentorbot (``Mentorbot.only_community``); with none or several,
+  they are asked to use it in their server.
 * Autocomplete: ``Mentorbot.suggest``; an autocomplete cannot be deferred, so a late one
   answers with no choices.
 * Buttons (``buttons.CoreButton``): ``Mentorbot.handle_click``. After a click that did
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 import discord
@@ -32,7 +36,9 @@ from adapters.discord.commands import INTEGER, CommandBook
 from adapters.discord.forms import FormMemory, Retry, modal_for, submitted_values
 from adapters.discord.identity import caller_of
 from adapters.discord.replies import Responder, guild_of
-from bot.core import Mentorbot
+from bot.caller import Caller
+from bot.core import BUSY, Mentorbot, Suggestion
+from bot.errors import StorageBusy, StorageUnavailable
 from bot.messages import Choice, ChoiceStyle, Reply
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,8 @@ ANSWER_BUDGET = 2.5
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 NOT_MINE = "That button isn't one of mine any more. Type the command instead."
 UNKNOWN_COMMAND = "I don't know that command (yet): the bot's commands may need a sync."
+WHICH_SERVER = ("I can't tell which server you mean here: in our DM I act for the one server "
+                "where you use mentorbot. Please use this command in your server.")
 EXPIRED = "That form has expired (I keep what you typed for 15 minutes). Please run the " \
           "command again."
 
@@ -99,7 +107,15 @@ class Interactions:
         if invocation is None:
             await self.responder.say(interaction, UNKNOWN_COMMAND)
             return
-        caller = caller_of(interaction)
+        try:
+            caller = await self._caller(interaction)
+        except (StorageBusy, StorageUnavailable) as exc:
+            log.warning("no community for a DM command: %s", type(exc).__name__)
+            await self.responder.say(interaction, BUSY)
+            return
+        if caller is None:
+            await self.responder.say(interaction, WHICH_SERVER)
+            return
         reply = await self._in_time(
             self.core.handle_options(caller, invocation.verb, invocation.options),
             defer=lambda: interaction.response.defer(ephemeral=True, thinking=True),
@@ -112,12 +128,16 @@ class Interactions:
             await interaction.response.autocomplete([])
             return
         focused = invocation.focused
+
+        async def suggest() -> list[Suggestion]:
+            caller = await self._caller(interaction)
+            if caller is None:
+                return []
+            return await self.core.suggest(caller, invocation.verb, focused.param.name,
+                                           invocation.partial)
+
         try:
-            found = await asyncio.wait_for(
-                self.core.suggest(caller_of(interaction), invocation.verb, focused.param.name,
-                                  invocation.partial),
-                self.budget,
-            )
+            found = await asyncio.wait_for(suggest(), self.budget)
         except TimeoutError:
             log.warning("autocomplete for /%s %s took over %.1fs", invocation.subcommand.slash,
                         focused.name, self.budget)
@@ -192,6 +212,21 @@ class Interactions:
 
     async def _not_mine(self, interaction: discord.Interaction) -> None:
         await self.responder.say(interaction, NOT_MINE)
+
+    # -- who is acting ----------------------------------------------------------------------
+
+    async def _caller(self, interaction: discord.Interaction) -> Caller | None:
+        """The caller, with their community: the server, or in a DM the one server among the
+        bot's where they already use mentorbot (None when there is none or several)."""
+        caller = caller_of(interaction)
+        if caller.community_id is not None:
+            return caller
+        servers = {str(g.id): g.name for g in interaction.client.guilds}
+        community = await self.core.only_community(caller.platform, caller.user_id, servers)
+        if community is None:
+            return None
+        return replace(caller, community_id=community,
+                       community_name=servers.get(community) or community)
 
     # -- time and trouble --------------------------------------------------------------------
 
