@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
@@ -106,11 +107,18 @@ class Messenger(Protocol):
         ...
 
     async def find_sent(
-        self, community_external_id: str, destination: Destination, idempotency_key: str
+        self,
+        community_external_id: str,
+        destination: Destination,
+        idempotency_key: str,
+        *,
+        since: datetime | None = None,
     ) -> Delivered | None:
         """Whether a message tagged ``idempotency_key`` already reached ``destination``.
 
         Used after a crash, for nudges whose fate is unknown: deliver if and only if not found.
+        ``since`` is the earliest moment it can have arrived (None: unknown): a platform that
+        searches a history searches from there instead of its own default window.
         """
         ...
 

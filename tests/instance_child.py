@@ -34,6 +34,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from bot.bootstrap import assemble
@@ -84,7 +85,8 @@ class SharedPlatform:
         return Delivered(self._delivered[(community_external_id, dest, idempotency_key)])
 
     async def find_sent(self, community_external_id: str, destination: Destination,
-                        idempotency_key: str) -> Delivered | None:
+                        idempotency_key: str, *, since: datetime | None = None,
+                        ) -> Delivered | None:
         self._catch_up()
         ref = self._delivered.get(
             (community_external_id, destination_key(destination), idempotency_key))

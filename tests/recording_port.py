@@ -19,6 +19,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from bot.messages import MemberAddress, Message
@@ -79,6 +80,8 @@ class RecordingMessenger:
     delivered_count: int = 0
     deduplicated: int = 0
     find_calls: int = 0
+    searched_since: list[datetime | None] = field(default_factory=list)
+    """The ``since`` of every ``find_sent`` call, in order (what the engine said it knew)."""
     closed_dms: set[str] = field(default_factory=set)
     spaces: dict[tuple[str, ...], str] = field(default_factory=dict)
     _by_key: dict[tuple[str, str, str], str] = field(default_factory=dict)
@@ -163,9 +166,12 @@ class RecordingMessenger:
         return Delivered(ref)
 
     async def find_sent(
-        self, community_external_id: str, destination: Destination, idempotency_key: str
+        self, community_external_id: str, destination: Destination, idempotency_key: str,
+        *, since: datetime | None = None,
     ) -> Delivered | None:
+        """Answers from every delivery, whatever ``since`` says (recorded for the tests)."""
         self.find_calls += 1
+        self.searched_since.append(since)
         ref = self._by_key.get(
             (community_external_id, destination_key(destination), idempotency_key)
         )

@@ -165,29 +165,48 @@ async def interrupted_batch(bot: Bot) -> tuple[NudgeScheduler, CutsAfter, list[s
     return scheduler, port, keys
 
 
-async def test_a_batch_interrupted_by_an_outage_is_delivered_once(bot: Bot) -> None:
+async def test_a_batch_interrupted_by_an_outage_is_settled_once_the_database_is_back(
+    bot: Bot,
+) -> None:
     scheduler, port, keys = await interrupted_batch(bot)
     try:
-        assert (await scheduler.sweep()).sent == 15  # the rest; the batch is still "sending"
-        bot.clock.advance(timedelta(seconds=scheduler.engine.settings.claim_timeout_seconds))
-        stats = await scheduler.sweep()
-        assert (stats.recovered, stats.sent) == (10, 10)  # found on the platform, not resent
+        # The first sweep records the kept outcomes, then delivers the other 15: nothing waits
+        # for the claim timeout, nothing is asked of the platform, nothing is sent twice.
+        assert (await scheduler.sweep()).sent == 15
+        assert await states(bot.store) == {"sent": 25}
         assert sorted(port.attempts) == sorted(keys)
         assert set(port.attempts.values()) == {1}
-        assert await states(bot.store) == {"sent": 25}
+        assert port.find_calls == 0
+        bot.clock.advance(timedelta(seconds=scheduler.engine.settings.claim_timeout_seconds))
+        assert (await scheduler.sweep()).handled == 0
     finally:
         await scheduler.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot/nudges/engine.py: outcomes that could not be recorded leave the rows 'sending' under "
-    "this live process, settled only after claim_timeout_seconds (300 s)"))
-async def test_a_batch_interrupted_by_an_outage_is_settled_when_the_database_is_back(
-    bot: Bot,
-) -> None:
-    scheduler, _port, _keys = await interrupted_batch(bot)
+async def test_kept_outcomes_wait_while_the_database_is_still_away(bot: Bot) -> None:
+    scheduler, port, keys = await interrupted_batch(bot)
     try:
-        await scheduler.sweep()
+        bot.proxy.cut()
+        assert (await scheduler.sweep()).handled == 0  # still away: kept, nothing new claimed
+        assert len(port.attempts) == 10
+        bot.proxy.restore()
+        assert (await scheduler.sweep()).sent == 15
+        assert await states(bot.store) == {"sent": 25}
+        assert set(port.attempts.values()) == {1} and sorted(port.attempts) == sorted(keys)
+    finally:
+        await scheduler.stop()
+
+
+async def test_outcomes_kept_past_the_claim_timeout_are_left_to_recovery(bot: Bot) -> None:
+    """An outage longer than the claim timeout: the engine drops what it kept (any process may
+    have taken those rows over by then), and recovery finds the batch on the platform."""
+    scheduler, port, keys = await interrupted_batch(bot)
+    try:
+        bot.clock.advance(timedelta(seconds=scheduler.engine.settings.claim_timeout_seconds))
+        stats = await scheduler.sweep()
+        assert (stats.recovered, stats.sent) == (10, 25)  # 10 found on the platform, 15 new
+        assert port.find_calls == 10
+        assert set(port.attempts.values()) == {1} and sorted(port.attempts) == sorted(keys)
         assert await states(bot.store) == {"sent": 25}
     finally:
         await scheduler.stop()

@@ -19,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,7 @@ from bot.config import CommunityDefaults, NudgeSettings, StorageSettings
 from bot.domain import NewNudge, Worker
 from bot.messages import MemberAddress, Message
 from bot.nudges.engine import ORGANIZER_ALERT, NudgeEngine
+from bot.nudges.scheduler import NudgeScheduler
 from bot.nudges.workers import Identity
 from bot.ports import Delivered, Destination
 from bot.repositories import Store
@@ -195,9 +198,9 @@ class SlowPlatform:
         await self.release.wait()
         return await self.port.send(community, destination, message, key)
 
-    async def find_sent(self, community: str, destination: Destination,
-                        key: str) -> Delivered | None:
-        return await self.port.find_sent(community, destination, key)
+    async def find_sent(self, community: str, destination: Destination, key: str, *,
+                        since: datetime | None = None) -> Delivered | None:
+        return await self.port.find_sent(community, destination, key, since=since)
 
     async def open_space(self, community: str, key: str, members: tuple[MemberAddress, ...],
                          title: str, parent_channel: str | None) -> str:
@@ -251,9 +254,6 @@ async def test_a_slow_live_instance_keeps_its_claims_however_long_it_takes(
     assert set(slow_platform.port.attempts.values()) == {1}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot/nudges/workers.py: a worker with this host and this pid counts as alive whatever its "
-    "heartbeat; a container restarted under its host name gets the same pid"))
 async def test_a_restarted_container_with_the_same_pid_takes_over_its_previous_claims(
     shared_store: Store, clock: ManualClock
 ) -> None:
@@ -270,5 +270,125 @@ async def test_a_restarted_container_with_the_same_pid_takes_over_its_previous_c
     port = RecordingMessenger()
     restarted = NudgeEngine(shared_store, port, clock, NudgeSettings(), CommunityDefaults(),
                             build_registry().nudges, platform="test")
-    clock.advance(timedelta(seconds=restarted.settings.worker_lease_seconds + 1))
-    assert (await restarted.recover()).recovered == 1
+    # Within the lease it may be another engine of this very process: left alone.
+    clock.advance(timedelta(seconds=restarted.settings.worker_lease_seconds))
+    assert (await restarted.recover()).recovered == 0
+    clock.advance(timedelta(seconds=1))
+    stats = await restarted.recover()
+    assert (stats.recovered, stats.sent) == (1, 1)
+    assert list(port.attempts.values()) == [1]
+    async with shared_store.reading() as tx:
+        assert before.id not in [w.id for w in await tx.workers.all()]
+
+
+# -- a peer found gone by the heartbeat, not at the next sweep --------------------------------
+
+
+def dead_pid() -> int:
+    """The pid of a process that has run and been reaped: nothing runs under it now."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+async def claimed_by_peer(store: Store, clock: ManualClock, peer: Worker, count: int) -> None:
+    """``peer`` registers and claims ``count`` alerts of a community on its platform, then
+    (the test decides) is gone."""
+    async with store.transaction() as tx:
+        community = await tx.communities.create(peer.platform or "test", "T0PEER", "Peers",
+                                                clock.now())
+        await tx.nudges.add([NewNudge(community.id, ORGANIZER_ALERT, clock.now(),
+                                      channel="C0ORG", payload={"text": f"alert {i}"})
+                             for i in range(count)], clock.now())
+        await tx.workers.register(peer)
+        assert len(await tx.nudges.claim_due(clock.now(), count, "peer-token", worker=peer.id,
+                                             platform=peer.platform)) == count
+
+
+@asynccontextmanager
+async def scheduler_of(engine: NudgeEngine) -> AsyncIterator[NudgeScheduler]:
+    """The engine's scheduler, started paused: the test runs its jobs, as APScheduler would.
+    The sweep is far away, so only the heartbeat can take anything over."""
+    scheduler = NudgeScheduler(engine, sweep_seconds=3600, heartbeat_seconds=HEARTBEAT)
+    scheduler.scheduler.start(paused=True)
+    await engine.register()
+    try:
+        yield scheduler
+    finally:
+        await scheduler.stop()
+
+
+async def test_a_peer_whose_lease_runs_out_is_taken_over_at_the_next_heartbeat(
+    shared_store: Store, clock: ManualClock
+) -> None:
+    peer = Worker("host-gone:4242:x", "test", "host-gone", 4242, clock.now(), clock.now())
+    await claimed_by_peer(shared_store, clock, peer, 3)
+    port = RecordingMessenger()
+    engine = engine_on(shared_store, port, clock, "host-here")
+    async with scheduler_of(engine) as scheduler:
+        clock.advance(timedelta(seconds=engine.settings.worker_lease_seconds))
+        assert await scheduler.heartbeat() is None  # its last beat is exactly a lease old
+        clock.advance(timedelta(seconds=HEARTBEAT))
+        takeover = await scheduler.heartbeat()
+        assert takeover is not None
+        stats = await takeover
+        assert (stats.recovered, stats.sent) == (3, 3)
+        assert len(port.attempts) == 3 and set(port.attempts.values()) == {1}
+        assert await scheduler.heartbeat() is None  # forgotten once its claims were settled
+    async with shared_store.reading() as tx:
+        assert peer.id not in [w.id for w in await tx.workers.all()]
+
+
+async def test_a_dead_pid_on_this_host_is_taken_over_at_the_next_heartbeat(
+    shared_store: Store, clock: ManualClock
+) -> None:
+    host, pid = socket.gethostname()[:100], dead_pid()
+    peer = Worker(f"{host}:{pid}:x", "test", host, pid, clock.now(), clock.now())
+    await claimed_by_peer(shared_store, clock, peer, 2)
+    port = RecordingMessenger()
+    engine = NudgeEngine(shared_store, port, clock, NudgeSettings(), CommunityDefaults(),
+                         build_registry().nudges, platform="test")
+    async with scheduler_of(engine) as scheduler:
+        takeover = await scheduler.heartbeat()  # no lease to wait for: the pid runs nothing
+        assert takeover is not None
+        assert (await takeover).recovered == 2
+        assert len(port.attempts) == 2 and set(port.attempts.values()) == {1}
+
+
+async def test_the_heartbeat_goes_on_while_a_takeover_is_sending(
+    shared_store: Store, clock: ManualClock
+) -> None:
+    peer = Worker("host-gone:4242:x", "test", "host-gone", 4242, clock.now(), clock.now())
+    await claimed_by_peer(shared_store, clock, peer, 2)
+    slow = SlowPlatform()
+    engine = engine_on(shared_store, slow, clock, "host-here")
+    async with scheduler_of(engine) as scheduler:
+        clock.advance(timedelta(seconds=engine.settings.worker_lease_seconds + HEARTBEAT))
+        takeover = await scheduler.heartbeat()
+        assert takeover is not None
+        await slow.sending.wait()  # the takeover hangs in its first send...
+        clock.advance(timedelta(seconds=HEARTBEAT))
+        assert await scheduler.heartbeat() is takeover  # ...the heartbeat does not wait for it
+        async with shared_store.reading() as tx:
+            [me] = [w for w in await tx.workers.all() if w.id == engine.identity.id]
+        assert me.heartbeat_at == clock.now()  # and this process still says it is alive
+        slow.release.set()
+        assert (await takeover).recovered == 2
+        assert set(slow.port.attempts.values()) == {1}
+
+
+async def test_a_gone_instance_of_another_platform_is_left_to_its_own_platform(
+    shared_store: Store, clock: ManualClock
+) -> None:
+    """A dead Discord instance is not forgotten by a Slack one (which cannot take its claims):
+    the Discord instances must still see it gone."""
+    peer = Worker("host-gone:4242:x", "other", "host-gone", 4242, clock.now(), clock.now())
+    await claimed_by_peer(shared_store, clock, peer, 1)
+    engine = engine_on(shared_store, RecordingMessenger(), clock, "host-here")
+    async with scheduler_of(engine) as scheduler:
+        clock.advance(timedelta(seconds=engine.settings.worker_lease_seconds + HEARTBEAT))
+        assert await scheduler.heartbeat() is None
+        assert (await engine.recover()).recovered == 0
+    async with shared_store.reading() as tx:
+        assert peer.id in [w.id for w in await tx.workers.all()]
+

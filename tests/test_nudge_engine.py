@@ -11,7 +11,7 @@ import asyncio
 import socket
 import subprocess
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +27,7 @@ from bot.messages import MemberAddress, MessageBuilder
 from bot.nudges.engine import (
     BACKOFF_BASE,
     ORGANIZER_ALERT,
+    PLATFORM_CLOCK_SKEW,
     NudgeEngine,
     RunStats,
     idempotency_key,
@@ -228,8 +229,10 @@ async def test_server_errors_back_off_then_succeed(world: World) -> None:
     world.clock.advance(timedelta(seconds=1))
     finds = world.port.find_calls
     assert (await world.engine.run_due()).sent == 1
-    # A retry after an unknown fate asks the platform first, then sends once.
+    # A retry after an unknown fate asks the platform first, then sends once; since a try
+    # may have reached it before the due time moved, the whole history is searched.
     assert world.port.find_calls == finds + 1
+    assert world.port.searched_since[-1] is None
     row = await world.one(INTRO_REQUEST)
     assert (row["state"], row["attempts"]) == ("sent", 2)
     assert len(world.port.deliveries) == 1
@@ -364,9 +367,38 @@ async def test_a_restart_on_the_same_host_resolves_a_dead_process_claims_at_once
     assert world.port.attempts[idempotency_key(first.id)] == 1  # not sent again
     assert world.port.attempts[idempotency_key(second.id)] == 1
     assert world.port.deduplicated == 0
+    # Asked from the moment each became due (a claim takes only what is due), not 7 days back.
+    assert world.port.searched_since == [c.due_at - PLATFORM_CLOCK_SKEW for c in claimed]
     assert (await world.engine.recover()).handled == 0
     async with world.store.reading() as tx:
         assert dead.id not in [w.id for w in await tx.workers.all()]
+
+
+async def test_a_recovered_nudge_postponed_for_quiet_hours_is_not_sent_twice(
+    world: World,
+) -> None:
+    await world.setup_intro()
+    await world.engine.run_due()
+    world.clock.advance(timedelta(hours=48))  # the reminder to Ada is due (a prompt)
+    now = world.clock.now()
+    dead = Worker(f"{socket.gethostname()}:{_dead_pid()}:gone", None, socket.gethostname(),
+                  _dead_pid(), now, now)
+    [reminder] = await _claim_as(world, dead)
+    assert reminder.kind == INTRO_DEADLINE_NUDGE
+    key = idempotency_key(reminder.id)
+    ada = DirectMessage(MemberAddress("U0ADA00001", "Ada", "UTC"))
+    await world.port.send(COMMUNITY, ada, MessageBuilder().say("reminder").build(), key)
+    # The process died before recording; Ada's quiet hours begin before the restart.
+    start = (now - timedelta(hours=1)).strftime("%H:%M")
+    end = (now + timedelta(hours=2)).strftime("%H:%M")
+    assert f"{start}-{end}" in await world.say(ADA, f"quiet {start}-{end}")
+    assert (await world.engine.recover()).postponed == 1
+    world.clock.advance(timedelta(hours=2))
+    assert (await world.engine.run_due()).sent == 1  # found on the platform...
+    assert world.port.attempts[key] == 1  # ...not sent again after the quiet hours
+    assert world.port.searched_since[-1] is None  # a send of unknown time: all history
+    row = await world.one(INTRO_DEADLINE_NUDGE)
+    assert row["state"] == "sent" and "found already delivered" in row["outcome"]
 
 
 async def test_a_live_peer_keeps_its_claims_until_its_heartbeat_stops(world: World) -> None:
@@ -438,9 +470,9 @@ class TakeTurns:
             w.cancel()
         return delivered
 
-    async def find_sent(self, community: str, destination: Destination,
-                        key: str) -> Delivered | None:
-        return await self.port.find_sent(community, destination, key)
+    async def find_sent(self, community: str, destination: Destination, key: str, *,
+                        since: datetime | None = None) -> Delivered | None:
+        return await self.port.find_sent(community, destination, key, since=since)
 
     async def open_space(self, community: str, key: str, members: Any, title: str,
                          parent_channel: str | None) -> str:

@@ -58,7 +58,8 @@ class RecordingMessenger:
         return Delivered(f"m{len(self.sent)}")
 
     async def find_sent(self, community_external_id: str, destination: Destination,
-                        idempotency_key: str) -> Delivered | None:
+                        idempotency_key: str, *, since: datetime | None = None,
+                        ) -> Delivered | None:
         return None
 
     async def open_space(self, community_external_id: str, key: str,

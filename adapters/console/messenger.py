@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.messages import MemberAddress, Message
 from bot.ports import (
@@ -92,8 +93,11 @@ class ConsoleMessenger:
         return Delivered(record.ref)
 
     async def find_sent(
-        self, community_external_id: str, destination: Destination, idempotency_key: str
+        self, community_external_id: str, destination: Destination, idempotency_key: str,
+        *, since: datetime | None = None,
     ) -> Delivered | None:
+        """The delivery tagged ``idempotency_key``. ``since`` is not needed: the console keeps
+        every message of the session in memory, so there is no history window to narrow."""
         for record in self.sent:
             if (
                 record.idempotency_key == idempotency_key

@@ -6,8 +6,10 @@ Exactly once (the engine claims, sends with a key, records; this module makes th
   and ``enforce_nonce``, so a quick resend returns the message Discord already has;
 * Discord keeps nonces for minutes and never returns them in history, so the last part of
   every nudge also carries the key where history shows it: **the footer of a small embed**
-  (``mentorbot-nudge-42``). :meth:`DiscordMessenger.find_sent` reads the destination's last
-  100 messages for the bot's own message with that footer.
+  (``mentorbot-nudge-42``). :meth:`DiscordMessenger.find_sent` reads the destination's
+  history for the bot's own message with that footer: the last 100 messages back to the
+  earliest moment it can have been sent (the engine's ``since``), and when more than 100 came
+  since then, the first 100 from that moment on too.
 
 Failures as the core knows them: a rate limit longer than discord.py waits out (30 s) is
 ``RateLimited`` with Discord's ``retry_after`` (a global one holds everything); 50007 (DMs
@@ -30,6 +32,7 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Literal
 from weakref import WeakValueDictionary
 
@@ -127,7 +130,8 @@ class DiscordMessenger:
         return Delivered(str(sent.id))
 
     async def find_sent(self, community_external_id: str, destination: Destination,
-                        idempotency_key: str) -> Delivered | None:
+                        idempotency_key: str, *, since: datetime | None = None,
+                        ) -> Delivered | None:
         self._check_volume()
         with translated(destination):
             try:
@@ -135,10 +139,24 @@ class DiscordMessenger:
             except RecipientUnreachable:
                 return None  # no DM channel: nothing was delivered there
             me = self.client.user
-            async for found in target.history(limit=self.history_limit):
-                if me is not None and found.author.id == me.id and has_marker(
-                        found, idempotency_key):
+
+            def ours(message: discord.Message) -> bool:
+                return me is not None and message.author.id == me.id and has_marker(
+                    message, idempotency_key)
+
+            # Newest first, back to ``since`` at most: one request in the usual case.
+            read = 0
+            async for found in target.history(limit=self.history_limit, after=since,
+                                              oldest_first=False):
+                read += 1
+                if ours(found):
                     return Delivered(str(found.id))
+            if since is not None and read >= self.history_limit:
+                # A full page and ``since`` not reached: look from ``since`` forward as well.
+                async for found in target.history(limit=self.history_limit, after=since,
+                                                  oldest_first=True):
+                    if ours(found):
+                        return Delivered(str(found.id))
         return None
 
     async def open_space(self, community_external_id: str, key: str,

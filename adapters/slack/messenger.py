@@ -3,10 +3,11 @@
 Slack has no idempotency key, so every nudge carries one in its message ``metadata``
 (``event_type: mentorbot_nudge``, the key in the payload) and :meth:`SlackMessenger.find_sent`
 looks for it in the conversation's history (``include_all_metadata``) before the engine sends
-anything whose fate is unknown. A message with a calendar invite is sent file first, tagged
-message last, so "found" means all of it arrived. If the process dies in between, the retry
-finds the file already shared (its name carries a short tag of the key) and posts only the
-message: the person sees one invite and one message.
+anything whose fate is unknown: from the earliest moment it can have been sent (the engine's
+``since``), at most ``lookback`` (7 days) back. A message with a calendar invite is sent file
+first, tagged message last, so "found" means all of it arrived. If the process dies in
+between, the retry finds the file already shared (its name carries a short tag of the key) and
+posts only the message: the person sees one invite and one message.
 
 Nudges never use slack_sdk's automatic retries (this client has none): a 429 goes back to the
 engine with its Retry-After, and a time-out is a :class:`~bot.ports.TemporaryFailure` the
@@ -24,7 +25,7 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any
@@ -107,11 +108,12 @@ class SlackMessenger:
         return Delivered(f"{channel}:{ts}")
 
     async def find_sent(
-        self, community_external_id: str, destination: Destination, idempotency_key: str
+        self, community_external_id: str, destination: Destination, idempotency_key: str,
+        *, since: datetime | None = None,
     ) -> Delivered | None:
         channel = await self.channel_of(destination)
         try:
-            async for message in self._history(channel):
+            async for message in self._history(channel, since):
                 if _tagged(message, idempotency_key):
                     return Delivered(f"{channel}:{message.get('ts')}")
         except Exception as exc:
@@ -203,9 +205,15 @@ class SlackMessenger:
                     return True
         return False
 
-    async def _history(self, channel: str) -> AsyncIterator[dict[str, Any]]:
-        """The conversation's messages within the lookback, newest first, with metadata."""
-        oldest = f"{Decimal(self.wall_clock() - self.lookback.total_seconds()):.6f}"
+    async def _history(
+        self, channel: str, since: datetime | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The conversation's messages since ``since`` (never further back than the lookback),
+        newest first, with metadata."""
+        oldest_seconds = self.wall_clock() - self.lookback.total_seconds()
+        if since is not None:
+            oldest_seconds = max(oldest_seconds, since.timestamp())
+        oldest = f"{Decimal(oldest_seconds):.6f}"
         cursor: str | None = None
         for _ in range(HISTORY_PAGES_MAX):
             answer = await _call("conversations.history", self.client.conversations_history(

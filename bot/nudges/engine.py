@@ -6,7 +6,9 @@ each from the current state, sends it through the adapter's :class:`~bot.ports.M
 an idempotency key, and records the outcome: ``sent``, ``stale`` (with the reason) or ``failed``
 (with the error, and organizers told). Rows left in ``sending`` by a process that is gone are
 taken over (``recover``): the platform is asked whether it already has the message, and it is
-sent if and only if not.
+sent if and only if not. Outcomes this process could not record (the database went away after
+the batch was sent) are kept here and recorded first thing at the next run, so that batch is
+settled as soon as the database is back, not after the claim timeout.
 
 When a nudge may arrive is each kind's declared :class:`~bot.nudges.kinds.Timing`, applied
 here once: prompts wait for the recipient's quiet hours, follow-ups also honour "follow-ups off"
@@ -33,7 +35,7 @@ from bot import choice_ids
 from bot import quiet_hours as qh
 from bot.clock import Clock
 from bot.config import CommunityDefaults, NudgeSettings
-from bot.domain import Community, NewNudge, Nudge, NudgeOutcome, SentNudge
+from bot.domain import Community, NewNudge, Nudge, NudgeOutcome, SentNudge, Worker
 from bot.messages import MessageBuilder
 from bot.nudges.kinds import (
     Done,
@@ -45,7 +47,7 @@ from bot.nudges.kinds import (
     Stale,
     Timing,
 )
-from bot.nudges.workers import Identity, gone_workers
+from bot.nudges.workers import Identity, gone_workers, ours_to_settle
 from bot.ports import (
     ChannelPost,
     Delivered,
@@ -74,6 +76,10 @@ COMMUNITY_BUDGET_WINDOW = timedelta(hours=1)
 #: Yield to the event loop every so many nudges rendered or sent: a batch's Python work runs
 #: without awaiting anything when renderers and the platform answer at once.
 YIELD_EVERY = 100
+#: How far this host's clock may be ahead of the platform's: the earliest time a platform is
+#: asked to search from (``find_sent``'s ``since``) is moved back by this much, so a message it
+#: stamped a little "earlier" than our clock said is still found.
+PLATFORM_CLOCK_SKEW = timedelta(minutes=10)
 
 
 def idempotency_key(nudge_id: int) -> str:
@@ -119,6 +125,14 @@ class _Batch:
     follow_ups: list[NewNudge] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Unrecorded:
+    """A batch sent whose outcomes the database would not take (kept to record later)."""
+
+    batch: _Batch
+    since: datetime
+
+
 @dataclass
 class _Budget:
     """Direct messages already sent in the windows, counted once per batch."""
@@ -154,6 +168,8 @@ class NudgeEngine:
         self._holds: dict[str, datetime] = {}
         self._refused: dict[tuple[int, int], datetime] = {}
         """DMs refused lately, by (community, member): answered before the database knows."""
+        self._unrecorded: list[_Unrecorded] = []
+        """Outcomes of sent batches that could not be recorded yet, oldest first."""
 
     # -- holds after a 429 -------------------------------------------------------------------
 
@@ -194,11 +210,18 @@ class NudgeEngine:
         async with self.store.transaction() as tx:
             await tx.workers.register(self.identity.as_worker(self.clock.now()))
 
-    async def heartbeat(self) -> None:
+    async def heartbeat(self) -> list[Worker]:
+        """Record that this process is alive; return the peers found gone whose claims this
+        engine takes over (so the caller can recover them now instead of at the next sweep)."""
+        now = self.clock.now()
         async with self.store.transaction() as tx:
-            if not await tx.workers.beat(self.identity.id, self.clock.now()):
+            if not await tx.workers.beat(self.identity.id, now):
                 log.warning("this process was taken for gone; registering again")
-                await tx.workers.register(self.identity.as_worker(self.clock.now()))
+                await tx.workers.register(self.identity.as_worker(now))
+            workers = await tx.workers.all()
+        lease = timedelta(seconds=self.settings.worker_lease_seconds)
+        return [w for w in gone_workers(workers, self.identity, now, lease)
+                if ours_to_settle(w, self.platform)]
 
     async def unregister(self) -> None:
         async with self.store.transaction() as tx:
@@ -209,8 +232,11 @@ class NudgeEngine:
 
         The outcomes of one batch are recorded in the same transaction that claims the next;
         until then those rows stay ``sending`` under this process's identity, which recovery
-        resolves if the process dies in between.
+        resolves if the process dies in between. Outcomes the database refused earlier are
+        recorded before anything new is claimed (and the run fails, claiming nothing, while
+        the database still refuses them).
         """
+        await self.settle_unrecorded()
         total = RunStats()
         batches = 0
         unrecorded: _Batch | None = None
@@ -238,9 +264,45 @@ class NudgeEngine:
                 await asyncio.sleep(0)  # let commands in: never stall the loop with a backlog
         finally:
             if unrecorded is not None:
-                async with self.store.transaction() as tx:
-                    await self._record(tx, unrecorded)
+                await self._record_or_keep(unrecorded)
         return total
+
+    async def settle_unrecorded(self) -> None:
+        """Record the outcomes kept since the database refused them (all in one transaction).
+
+        Kept outcomes older than ``claim_timeout_seconds`` are dropped instead (logged): by
+        then any process may take those rows over and ask the platform, so nothing is sent
+        twice, and an outcome the database refuses for good cannot stop the engine forever.
+        """
+        if not self._unrecorded:
+            return
+        too_old = self.clock.now() - timedelta(seconds=self.settings.claim_timeout_seconds)
+        kept = [u for u in self._unrecorded if u.since > too_old]
+        if len(kept) < len(self._unrecorded):
+            log.error("dropping the outcomes of %d sent batch(es) the database would not take "
+                      "for %.0f s; recovery settles those nudges",
+                      len(self._unrecorded) - len(kept), self.settings.claim_timeout_seconds)
+        self._unrecorded = kept
+        if not kept:
+            return
+        async with self.store.transaction() as tx:
+            for held in kept:
+                await self._record(tx, held.batch)
+        log.info("recorded the outcomes of %d batch(es) sent while the database was away",
+                 len(kept))
+        self._unrecorded = []
+
+    async def _record_or_keep(self, batch: _Batch) -> None:
+        """Record a sent batch's outcomes now, or keep them for the next run if the database
+        refuses (and re-raise: the run failed)."""
+        try:
+            async with self.store.transaction() as tx:
+                await self._record(tx, batch)
+        except BaseException:
+            self._unrecorded.append(_Unrecorded(batch, self.clock.now()))
+            log.warning("the outcomes of %d sent nudge(s) could not be recorded; kept for the "
+                        "next run", len(batch.sent) + len(batch.outcomes))
+            raise
 
     async def recover(self) -> RunStats:
         """Resolve nudges left in ``sending`` by processes that are gone.
@@ -248,8 +310,10 @@ class NudgeEngine:
         A process on this host whose pid no longer runs is gone at once (so a restart resolves
         its own interrupted batch immediately); elsewhere, when its heartbeat is older than the
         lease. Claims without an owner count after ``claim_timeout_seconds``. Each nudge is sent
-        if and only if the platform does not already have it (asked with its key).
+        if and only if the platform does not already have it (asked with its key). Outcomes this
+        engine kept (the database refused them) are recorded first: those rows are its own.
         """
+        await self.settle_unrecorded()
         now = self.clock.now()
         lease = timedelta(seconds=self.settings.worker_lease_seconds)
         async with self.store.transaction() as tx:
@@ -262,7 +326,7 @@ class NudgeEngine:
             token = uuid.uuid4().hex
             async with self.store.transaction() as tx:
                 mine = await tx.nudges.reclaim(
-                    gone_workers=gone, claimed_before=cutoff, after_id=after_id,
+                    gone_workers=[w.id for w in gone], claimed_before=cutoff, after_id=after_id,
                     limit=self.settings.batch_size, token=token, now=self.clock.now(),
                     worker=self.identity.id, platform=self.platform,
                 )
@@ -270,17 +334,19 @@ class NudgeEngine:
                     break
                 after_id = mine[-1].id
                 log.warning("recovering %d nudge(s) whose sending was interrupted", len(mine))
-                stats, outgoing = await self._render(tx, mine, token)
+                stats, outgoing = await self._render(tx, mine, token, fate_unknown=True)
             batch, sent = await self._send_batch(outgoing, token, check_platform_first=True)
-            async with self.store.transaction() as tx:
-                await self._record(tx, batch)
+            await self._record_or_keep(batch)
             stats.add(sent)
             stats.recovered = len(mine)
             total.add(stats)
             await asyncio.sleep(0)
-        if gone:
+        # Forget only the processes whose claims this engine takes over: a Slack instance must
+        # not hide a dead Discord instance from the Discord instances.
+        settled = [w.id for w in gone if ours_to_settle(w, self.platform)]
+        if settled:
             async with self.store.transaction() as tx:
-                for worker_id in gone:
+                for worker_id in settled:
                     await tx.workers.remove(worker_id)
         return total
 
@@ -303,13 +369,17 @@ class NudgeEngine:
         return community, self.defaults.model_copy(update=overrides)
 
     async def _render(
-        self, tx: Tx, claimed: Sequence[Nudge], token: str
+        self, tx: Tx, claimed: Sequence[Nudge], token: str, *, fate_unknown: bool = False
     ) -> tuple[RunStats, list[_Out]]:
         """Render a claimed batch inside the claiming transaction.
 
         Stale and self-handled (``Done``) nudges are finished right here, with the renderer's
         own writes and follow-ups: a release and the message it queues are recorded together
         or not at all, even if the process dies right after.
+
+        ``fate_unknown``: the batch was taken over from a process that may have sent it. One
+        postponed now (quiet hours began meanwhile) counts that send as an attempt, so the
+        platform is asked before it goes out later (see :meth:`_since`).
         """
         stats = RunStats()
         now = self.clock.now()
@@ -342,6 +412,7 @@ class NudgeEngine:
                         finished.append(NudgeOutcome(
                             nudge.id, token, "pending", due_at=later[0],
                             outcome=f"postponed until {later[0].isoformat()} ({later[1]})",
+                            attempts=nudge.attempts + 1 if fate_unknown else None,
                         ))
                         stats.postponed += 1
                         continue
@@ -500,8 +571,10 @@ class NudgeEngine:
         if isinstance(destination, OpenSpace):
             destination = await self._open_space(community, destination)
         via = _via(destination)
+        since = self._since(nudge)
         if check_platform_first:
-            found = await self.messenger.find_sent(community.external_id, destination, key)
+            found = await self.messenger.find_sent(
+                community.external_id, destination, key, since=since)
             if found is not None:
                 return found, "found already delivered after an interrupted send", via
         try:
@@ -521,7 +594,8 @@ class NudgeEngine:
                 raise
             fb_key = key + "-fb"
             if check_platform_first:
-                found = await self.messenger.find_sent(community.external_id, fallback_to, fb_key)
+                found = await self.messenger.find_sent(
+                    community.external_id, fallback_to, fb_key, since=since)
                 if found is not None:
                     return found, (f"private message refused ({exc}); "
                                    "mention found already sent"), _via(fallback_to)
@@ -541,6 +615,22 @@ class NudgeEngine:
             )
             return delivered, f"private message refused ({exc}); mentioned in {where}", _via(
                 fallback_to)
+
+    @staticmethod
+    def _since(nudge: Nudge) -> datetime | None:
+        """The earliest moment the platform may have got this nudge, for ``find_sent``; None
+        when no bound is known.
+
+        Why ``due_at`` is one when no attempt is counted: a claim takes only rows already due
+        and leaves ``due_at`` as it is while sending, and every outcome that moves ``due_at``
+        either counts an attempt (a try that may have reached the platform), or follows a
+        try that did not (a 429, a hold), or comes before any send of that claim (a
+        postponement; in recovery, where a send may have happened, it counts an attempt).
+        The claim time itself is not kept on the nudge; ``due_at`` is at most that.
+        """
+        if nudge.attempts > 0:
+            return None
+        return nudge.due_at - PLATFORM_CLOCK_SKEW
 
     async def _refused_lately(self, nudge: Nudge) -> bool:
         """Whether a DM to this member was refused within the last day (remembered here for

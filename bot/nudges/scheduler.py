@@ -4,8 +4,11 @@ APScheduler 3 drops overdue jobs after a one-second misfire grace and removes a 
 store before running it, so it must not own anything that matters. Here it only *wakes* the
 engine: at the next due time (one date job, replaced whenever that time changes), on a
 periodic sweep (which also recovers nudges stuck in ``sending``), and right after a command
-queued something. Every job coalesces, has no misfire limit and runs one at a time; if a job
-is missed entirely the next sweep finds the same rows in the table.
+queued something. The heartbeat (every few seconds) also looks at the other processes: when one
+is gone (its lease ran out, or its pid no longer runs on this host) a sweep starts at once, so
+its claims are taken over within a heartbeat, not at the next sweep. Every job coalesces, has
+no misfire limit and runs one at a time; if a job is missed entirely the next sweep finds the
+same rows in the table.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ class NudgeScheduler:
         self.scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone=UTC)
         self._lock = asyncio.Lock()
         self._again = False
+        self._stopping = False
+        self.takeover: asyncio.Task[RunStats] | None = None
+        """The sweep the heartbeat started when it found a peer gone (None before any)."""
 
     async def start(self) -> RunStats:
         """Say this process is alive, take over the claims of processes that are gone (this
@@ -70,12 +76,26 @@ class NudgeScheduler:
         self.wake()
         return recovered
 
-    async def heartbeat(self) -> None:
-        """Tell other processes this one is alive, so they leave its claims alone."""
+    async def heartbeat(self) -> asyncio.Task[RunStats] | None:
+        """Tell other processes this one is alive, so they leave its claims alone; when one of
+        them is gone, start a sweep that takes its claims over (returned, for tests).
+
+        The sweep runs as its own task: the heartbeat job must never wait for a long delivery
+        run, or this process would stop beating and look gone itself.
+        """
         try:
-            await self.engine.heartbeat()
+            gone = await self.engine.heartbeat()
         except Exception:
             log.exception("recording the heartbeat failed; trying again shortly")
+            return None
+        if not gone or self._stopping:
+            return None
+        if self.takeover is not None and not self.takeover.done():
+            return self.takeover
+        log.info("process(es) %s gone: taking over their claims now",
+                 ", ".join(w.id for w in gone))
+        self.takeover = asyncio.get_running_loop().create_task(self.sweep())
+        return self.takeover
 
     async def stop(self) -> None:
         """Stop waking; let a run in progress finish recording its outcomes first.
@@ -85,9 +105,12 @@ class NudgeScheduler:
         """
         if not self.scheduler.running:
             return
+        self._stopping = True
         self.scheduler.pause()
         async with self._lock:
             self.scheduler.shutdown(wait=False)
+        if self.takeover is not None:  # it finds _stopping set and returns
+            await asyncio.gather(self.takeover, return_exceptions=True)
         try:
             await self.engine.unregister()
         except Exception:
@@ -105,6 +128,8 @@ class NudgeScheduler:
         """The periodic safety net: recover abandoned claims, then deliver what is due."""
         stats = RunStats()
         async with self._lock:
+            if self._stopping:
+                return stats
             try:
                 stats = await self.engine.recover()
             except Exception:  # the database was away: the next sweep tries again
@@ -124,6 +149,8 @@ class NudgeScheduler:
         total = RunStats()
         failed = False
         async with self._lock:
+            if self._stopping:
+                return total
             try:
                 while True:
                     self._again = False

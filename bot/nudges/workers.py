@@ -7,7 +7,10 @@ over as soon as another process (or its own restart) sees that the owner is gone
 * on the same host, at once, if the owner's pid no longer runs (a restart resolves its own
   interrupted sends immediately);
 * on another host, once the owner's heartbeat is older than the lease (seconds, not the old
-  five-minute claim timeout).
+  five-minute claim timeout);
+* with this very host and pid but another identity (a container restarted under the same host
+  name gets the same pid, often 1), once its heartbeat is older than the lease: that pid is
+  running, but it is us, so only the heartbeat can tell.
 
 A slow but live process keeps beating, so its claims are never taken.
 """
@@ -66,18 +69,27 @@ def pid_running(pid: int) -> bool:
 
 def gone_workers(
     workers: list[Worker], me: Identity, now: datetime, lease: timedelta
-) -> list[str]:
-    """The ids of processes whose claims may be taken over now."""
+) -> list[Worker]:
+    """The processes whose claims may be taken over now."""
     gone = []
     for w in workers:
         if w.id == me.id:
             continue
-        if w.host == me.host:
-            if w.pid == me.pid:
-                continue  # another engine in this very process (tests): alive
-            if not pid_running(w.pid):
-                gone.append(w.id)
-                continue
+        # Our own pid runs (it is us): a row with it and another identity is a previous life
+        # of this container, or another engine in this process (tests), which beats.
+        if w.host == me.host and w.pid != me.pid and not pid_running(w.pid):
+            gone.append(w)
+            continue
         if now - w.heartbeat_at > lease:
-            gone.append(w.id)
+            gone.append(w)
     return gone
+
+
+def ours_to_settle(worker: Worker, platform: str | None) -> bool:
+    """Whether an engine claiming ``platform``'s nudges takes over all of ``worker``'s claims
+    (and so may forget the worker afterwards): the same platform, or every platform (None).
+
+    Why it matters: a Slack instance that forgot a dead Discord instance would hide it from
+    the Discord instances, whose claims would then wait for the claim timeout.
+    """
+    return platform is None or worker.platform == platform
