@@ -29,18 +29,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from adapters.discord.messenger import DiscordMessenger
 from bot.bootstrap import build_registry, open_store
 from bot.clock import ManualClock
 from bot.config import CommunityDefaults, NudgeSettings, StorageSettings
 from bot.domain import NewNudge, Worker
-from bot.messages import MemberAddress, Message
-from bot.nudges.engine import ORGANIZER_ALERT, NudgeEngine
+from bot.messages import MemberAddress, Message, MessageBuilder
+from bot.nudges.engine import ORGANIZER_ALERT, PLATFORM_CLOCK_SKEW, NudgeEngine, idempotency_key
 from bot.nudges.scheduler import NudgeScheduler
 from bot.nudges.workers import Identity
-from bot.ports import Delivered, Destination
+from bot.ports import ChannelPost, Delivered, Destination
 from bot.repositories import Store
 from storage import schema as t
 from tests.conftest import pg_database
+from tests.discord_harness import db_url, running_bot, settings_for
 from tests.instances import (
     COMMUNITIES,
     NUDGES,
@@ -51,6 +53,7 @@ from tests.instances import (
     seed,
 )
 from tests.recording_port import RecordingMessenger
+from tests.standins.discord import ALICE_ID, BOB_ID, GUILD_ID, MENTORS_ID, running_discord
 
 #: Short enough that the test sees a lease run out; the defaults are 20 s, 5 s and 30 s.
 LEASE, HEARTBEAT, SWEEP = 5.0, 1.0, 1.0
@@ -392,3 +395,71 @@ async def test_a_gone_instance_of_another_platform_is_left_to_its_own_platform(
     async with shared_store.reading() as tx:
         assert peer.id in [w.id for w in await tx.workers.all()]
 
+
+# -- Discord: any instance delivers any server's nudge, whichever shard has the server ---------
+
+
+async def test_a_discord_instance_delivers_for_a_server_on_another_shard(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """Nudges are claimed by any Discord instance, but the gateway cache holds only the servers
+    of its own shards: this instance runs the shard without the server, so every look-up
+    (channels by name and by id, intro threads) goes over REST, and still works."""
+    async with running_discord(point_discord_py=False, shards=2) as sd:
+        base = settings_for(sd, db_url(tmp_path))
+        elsewhere = 1 - sd.gateway.shard_of_guild(GUILD_ID)
+        settings = base.model_copy(update={"discord": base.discord.model_copy(
+            update={"shard_count": 2, "shard_ids": (elsewhere,)})})
+        async with running_bot(sd, settings, clock) as bot:
+            assert bot.adapter.client.get_guild(int(GUILD_ID)) is None  # not in this cache
+            async with bot.app.store.transaction() as tx:
+                community = await tx.communities.create("discord", GUILD_ID, "Mentor Circle",
+                                                        clock.now())
+                await tx.nudges.add([
+                    NewNudge(community.id, ORGANIZER_ALERT, clock.now(), channel=channel,
+                             payload={"text": text})
+                    for channel, text in (("intros", "by name"), (f"<#{MENTORS_ID}>", "by id"),
+                                          ("#nowhere", "lost"))
+                ], clock.now())
+            stats = await bot.deliver()
+            assert (stats.sent, stats.failed) == (2, 1)
+            [by_name] = sd.messages_in("intros")
+            [by_id] = sd.messages_in("mentors")
+            assert "by name" in by_name.content and "by id" in by_id.content
+            async with bot.app.store.reading() as tx:
+                rows = await tx.nudges.list(community.id)
+            lost = next(r for r in rows if r.channel == "#nowhere")
+            assert lost.state == "failed" and "no text channel “nowhere”" in (lost.outcome or "")
+            assert sd.requests_to("/guilds/{guild_id}/channels", "GET")
+
+            # The platform answers "was it sent?" from the moment the nudge became due.
+            messenger = bot.adapter.messenger
+            first = next(r for r in rows if r.channel == "intros")
+            found = await messenger.find_sent(
+                GUILD_ID, ChannelPost("intros"), idempotency_key(first.id),
+                since=first.due_at - PLATFORM_CLOCK_SKEW)
+            assert found is not None and found.ref == by_name.id
+            # More messages since then than a page holds: it reads from ``since`` on as well.
+            for i in range(2):
+                await messenger.send(GUILD_ID, ChannelPost("intros"),
+                                     MessageBuilder().say(f"later {i}").build(), f"later-{i}")
+            narrow = DiscordMessenger(bot.adapter.client, messenger.renderer, messenger.watch,
+                                      history_limit=2)
+            key = idempotency_key(first.id)
+            assert await narrow.find_sent(GUILD_ID, ChannelPost("intros"), key) is None
+            found = await narrow.find_sent(GUILD_ID, ChannelPost("intros"), key,
+                                           since=first.due_at - PLATFORM_CLOCK_SKEW)
+            assert found is not None and found.ref == by_name.id
+
+            # A private intro thread opened over REST, and found again by an instance that
+            # never saw it (no memory, no cache): among the server's active threads.
+            members = (MemberAddress(ALICE_ID, "Alice"), MemberAddress(BOB_ID, "Bob"))
+            ref = await messenger.open_space(GUILD_ID, "intro-7", members,
+                                             "Intro: Alice & Bob", "intros")
+            [thread] = sd.threads
+            assert ref == thread.id and {ALICE_ID, BOB_ID} <= set(thread.members)
+            another = DiscordMessenger(bot.adapter.client, messenger.renderer, messenger.watch)
+            assert await another.open_space(GUILD_ID, "intro-7", members,
+                                            "Intro: Alice & Bob", "intros") == ref
+            assert len(sd.threads) == 1
+            assert sd.requests_to("/guilds/{guild_id}/threads/active", "GET")

@@ -21,7 +21,13 @@ limit on everything, far below the 10,000 in 10 minutes that get an IP banned.
 
 Private spaces are private threads (type 12, not invitable) in the configured intros channel,
 with both members added; the thread's name ends with the space's key, so the thread is found
-again (threads come with the server at connect) instead of opened twice after a crash.
+again (among the server's active threads) instead of opened twice after a crash.
+
+Any instance may deliver any server's nudge, but the gateway cache holds only the servers of
+this instance's shards. So every look-up works over REST alone when the server is not in the
+cache: a channel by id (``GET /channels/{id}``), by name (``GET /guilds/{id}/channels``, then
+the channel), and the threads of a channel (``GET /guilds/{id}/threads/active``). DMs and
+intro threads are addressed by id and need no cache at all.
 """
 
 from __future__ import annotations
@@ -186,32 +192,60 @@ class DiscordMessenger:
                 int(destination.space_ref),
                 guild_id=int(community) if community.isdigit() else None,
             )
-        return self._channel(community, destination.channel)
+        return await self._channel(community, destination.channel)
 
-    def _guild(self, community: str) -> discord.Guild:
-        guild = self.client.get_guild(int(community)) if community.isdigit() else None
-        if guild is not None:
-            return guild
-        if not self.client.is_ready():
-            raise TemporaryFailure("not connected to Discord yet")
-        raise PermanentFailure(f"the bot is not in the Discord server {community}")
-
-    def _channel(self, community: str, ref: str) -> discord.TextChannel:
-        """A text channel of the server by id, ``<#id>`` or name (``intros``, ``#intros``)."""
-        guild = self._guild(community)
+    async def _channel(self, community: str, ref: str) -> discord.TextChannel:
+        """A text channel of the server by id, ``<#id>`` or name (``intros``, ``#intros``):
+        from the gateway cache if this instance's shards have the server, else over REST."""
+        if not community.isdigit():
+            raise PermanentFailure(f"{community!r} is not a Discord server id")
+        guild_id = int(community)
         text = ref.strip().lstrip("#").strip()
         by_id = _CHANNEL_ID.match(text)
-        if by_id:
-            channel = guild.get_channel(int(by_id.group(1) or by_id.group(2)))
+        channel_id = int(by_id.group(1) or by_id.group(2)) if by_id else None
+        guild = self.client.get_guild(guild_id)
+        channel: discord.abc.GuildChannel | discord.Thread | None
+        if guild is None:
+            channel = await self._fetch_channel(guild_id, channel_id, text)
+        elif channel_id is not None:
+            channel = guild.get_channel(channel_id)
         else:
             channel = discord.utils.find(lambda c: c.name.lower() == text.lower(),
                                          guild.text_channels)
         if not isinstance(channel, discord.TextChannel):
             raise PermanentFailure(
                 f"there is no text channel “{shorten(text, 60)}” the bot can see in "
-                f"{guild.name}: organizers can set one with `settings set`"
+                f"{guild.name if guild is not None else 'the server'}: organizers can set one "
+                "with `settings set`"
             )
         return channel
+
+    async def _fetch_channel(
+        self, guild_id: int, channel_id: int | None, name: str
+    ) -> discord.abc.GuildChannel | discord.Thread | None:
+        """A channel of the server over REST (a server of another shard): by id, or by name
+        among the server's channels. None if there is no such channel in that server."""
+        if channel_id is None:
+            # discord.py's REST client, as the adapter's gateway look-up: Guild.fetch_channels
+            # needs a Guild, which for a server outside the cache is a GET /guilds/{id} more.
+            try:
+                listed = await self.client.http.get_all_guild_channels(guild_id)
+            except (discord.Forbidden, discord.NotFound):
+                raise PermanentFailure(
+                    f"the bot is not in the Discord server {guild_id}") from None
+            named = [c for c in listed if c.get("type") == discord.ChannelType.text.value
+                     and str(c.get("name", "")).lower() == name.lower()]
+            if not named:
+                return None
+            channel_id = int(named[0]["id"])
+        try:
+            fetched = await self.client.fetch_channel(channel_id)
+        except discord.NotFound:
+            return None
+        if not isinstance(fetched, discord.abc.GuildChannel | discord.Thread) \
+                or fetched.guild.id != guild_id:
+            return None  # a channel of another server (or a DM) is not this server's
+        return fetched
 
     # -- private intro threads -----------------------------------------------------------------
 
@@ -222,7 +256,7 @@ class DiscordMessenger:
                 "no intros channel is set, and private intro threads live there: organizers "
                 "can set one with `settings set intros_channel <channel>`"
             )
-        parent = self._channel(community, parent_channel)
+        parent = await self._channel(community, parent_channel)
         thread = await self._find_space(parent, key)
         if thread is None:
             thread = await parent.create_thread(
@@ -237,10 +271,15 @@ class DiscordMessenger:
 
     async def _find_space(self, parent: discord.TextChannel, key: str) -> discord.Thread | None:
         """The thread opened for ``key`` before (in this process, or found by its name among
-        the server's threads after a restart)."""
+        the server's active threads after a restart, or when another instance opened it)."""
         known = self._spaces.get(key)
         suffix = f" · {key}"
-        for thread in parent.threads:
+        if self.client.get_guild(parent.guild.id) is not None:
+            threads = parent.threads  # the gateway keeps this shard's servers' threads
+        else:
+            threads = [t for t in await parent.guild.active_threads()
+                       if t.parent_id == parent.id]
+        for thread in threads:
             if thread.id == known or thread.name.endswith(suffix):
                 return thread
         if known is not None:

@@ -21,10 +21,10 @@ What it is:
 
 * REST under ``/api/v10`` for the routes a bot uses (gateway, users, application, commands,
   interaction callbacks, follow-up webhooks, DMs, messages JSON and multipart, history, edits,
-  channels, private threads and their members, guild members and roles). Other routes answer
-  404 with a JSON body and count as violations ("not a Discord route", or "a Discord route the
-  stand-in does not serve yet": extend it). JSON answers carry ``Content-Type: application/json``
-  exactly (discord.py reads anything else as text).
+  channels, private threads and their members, a guild's channels, active threads, members and
+  roles). Other routes answer 404 with a JSON body and count as violations ("not a Discord
+  route", or "a Discord route the stand-in does not serve yet": extend it). JSON answers carry
+  ``Content-Type: application/json`` exactly (discord.py reads anything else as text).
 * The gateway (``tests/standins/discord_gateway.py``): HELLO, heartbeats, IDENTIFY, READY,
   GUILD_CREATE, dispatches with sequence numbers, RESUME with replay, RECONNECT, INVALID_SESSION.
 * Checks (``tests/standins/discord_spec.py``): every request against Discord's OpenAPI spec plus
@@ -694,6 +694,8 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (
     ("GET", "/channels/{channel_id}/thread-members/{user_id}", "_r_thread_member"),
     ("PUT", "/channels/{channel_id}/thread-members/{user_id}", "_r_add_thread_member"),
     ("DELETE", "/channels/{channel_id}/thread-members/{user_id}", "_r_remove_thread_member"),
+    ("GET", "/guilds/{guild_id}/channels", "_r_guild_channels"),
+    ("GET", "/guilds/{guild_id}/threads/active", "_r_active_threads"),
     ("GET", "/guilds/{guild_id}/members/{user_id}", "_r_guild_member"),
     ("GET", "/guilds/{guild_id}/roles", "_r_guild_roles"),
 )
@@ -2109,6 +2111,29 @@ class DiscordStandIn:
         if user_id not in self._members[guild_id]:
             return _err(404, 10007, "Unknown Member")
         return _ok(self._member_payload(guild_id, user_id))
+
+    async def _r_guild_channels(self, call: _Call) -> _Answer:
+        """The server's channels (threads are not among them, as on Discord)."""
+        guild_id = call.params["guild_id"]
+        if guild_id not in self._guilds:
+            return _err(404, 10004, "Unknown Guild")
+        return _ok([self._channel_payload(c) for c, payload in self._channels.items()
+                    if payload.get("guild_id") == guild_id])
+
+    async def _r_active_threads(self, call: _Call) -> _Answer:
+        """The server's active threads (none is ever archived here), with the bot's own
+        membership of each it joined, as Discord answers a bot."""
+        guild_id = call.params["guild_id"]
+        if guild_id not in self._guilds:
+            return _err(404, 10004, "Unknown Guild")
+        threads = [t for t in self._threads.values() if t.guild_id == guild_id]
+        bot = self.world.bot.id
+        return _ok({
+            "threads": [self._thread_payload(t) for t in threads],
+            "members": [self._thread_member_payload(t, bot) for t in threads
+                        if bot in t.members],
+            "has_more": False,
+        })
 
     async def _r_guild_roles(self, call: _Call) -> _Answer:
         guild_id = call.params["guild_id"]
