@@ -14,7 +14,7 @@ from bot.config import CommunityDefaults, describe_validation_error
 from bot.context import CommandContext, reading
 from bot.domain import IntroState
 from bot.errors import UserError
-from bot.messages import Message, MessageBuilder, Reply, text
+from bot.messages import Message, MessageBuilder, Reply, text, with_hints
 from bot.text import bounded, shorten
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,8 @@ async def show_help(cmd: Help, ctx: CommandContext) -> Reply:
             first = False
         msg.strong(group)
         for spec in specs:
-            msg.line("  ").hint(spec.usage()).say(f": {spec.summary}")
+            msg.line("  ").hint(spec.usage()).extend(
+                with_hints(f": {spec.summary}", ctx.registry.is_command))
         sections.append(msg.build())
     sections.append(
         MessageBuilder().say("Buttons always have a typed equivalent. ")
@@ -105,9 +106,10 @@ def _explain(topic: str, ctx: CommandContext) -> Reply:
         raise UserError(f"There is no command “{shorten(topic, 40)}”.", "Type `help`.")
     messages = []
     for spec in matches:
-        msg = MessageBuilder().hint(spec.usage()).line(spec.summary)
+        msg = MessageBuilder().hint(spec.usage()).line().extend(
+            with_hints(spec.summary, ctx.registry.is_command))
         if spec.explain:
-            msg.line(spec.explain)
+            msg.line().extend(with_hints(spec.explain, ctx.registry.is_command))
         if spec.who is Role.ORGANIZER:
             msg.line("Only organizers can use it.")
         elif spec.who is Role.MENTOR:
@@ -118,7 +120,11 @@ def _explain(topic: str, ctx: CommandContext) -> Reply:
             how = p.name if not p.positional else f"{p.noun} (first words after the command)"
             msg.line(f"  • {how}: {p.label}, {need}{_limits(p.kind, p)}")
         if spec.aliases:
-            msg.line("Also: " + ", ".join(f"`{a}`" for a in spec.aliases))
+            msg.line("Also: ")
+            for i, alias in enumerate(spec.aliases):
+                if i:
+                    msg.say(", ")
+                msg.hint(alias)
         for example in spec.examples:
             msg.line("Example: ").hint(example)
         if spec.verb in ("settings set", "settings"):
@@ -322,7 +328,7 @@ async def show_report(cmd: ShowReport, ctx: CommandContext) -> Reply:
     )
     for section in ctx.registry.report_sections:
         for line in await section(ctx):
-            msg.line("  " + line)
+            msg.line().extend(with_hints("  " + line, ctx.registry.is_command))
     failed = await ctx.tx.nudges.list(
         ctx.community.id, states=["failed"], limit=5, newest_first=True
     )

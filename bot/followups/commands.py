@@ -383,7 +383,8 @@ async def change_followups(cmd: ChangeFollowups, ctx: CommandContext) -> Reply:
         await ctx.tx.members.update(ctx.me.id, followups_off=True, followups_paused_until=None)
         return Reply.of(MessageBuilder().say(
             "Follow-ups are off: no more thank-you prompts or check-ins after sessions. "
-            "Reminders before sessions still come. `followups on` turns them back on.")
+            "Reminders before sessions still come. ").hint("followups on")
+            .say(" turns them back on.")
             .choice("Turn back on", "followups on").build())
     if cmd.switch == "on":
         await ctx.tx.members.update(ctx.me.id, followups_off=False, followups_paused_until=None)

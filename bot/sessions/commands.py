@@ -37,7 +37,6 @@ from bot.messages import (
     MessageBuilder,
     MomentStyle,
     Reply,
-    text,
 )
 from bot.recurrence import LABELS, local_times, occurrences, parse_frequency
 from bot.sessions import ladder
@@ -229,7 +228,8 @@ async def book(cmd: BookSession, ctx: CommandContext) -> Reply:
         .say("I'll tell you when they confirm.")
     )
     if ctx.me.id == member.id and not agenda:
-        msg.line(f"Add what you'd like to cover with `agenda {session.id} <text>`.")
+        msg.line("Add what you'd like to cover with ").hint(f"agenda {session.id} <text>") \
+            .say(".")
         msg.choice("Add an agenda", f"agenda {session.id}")
     msg.choice("Cancel", f"cancel {session.id}", ChoiceStyle.DANGER)
     return Reply.of(msg.build())
@@ -540,8 +540,8 @@ async def set_agenda(cmd: SetAgenda, ctx: CommandContext) -> Reply:
     updated = await ctx.tx.sessions.update(session, ctx.now, agenda=agenda)
     if updated is None:
         raise _changed(session.id)
-    return Reply.of(text(f"Saved the agenda of session #{session.id}; it's in `sessions` "
-                         "for you both."))
+    return Reply.of(MessageBuilder().say(f"Saved the agenda of session #{session.id}; it's in ")
+                    .hint("sessions").say(" for you both.").build())
 
 
 # -- series -----------------------------------------------------------------------------------
@@ -780,12 +780,13 @@ async def list_sessions(cmd: ListSessions, ctx: CommandContext) -> Reply:
     past.sort(key=lambda s: s.start_at or s.created_at, reverse=True)
     msg = MessageBuilder().strong("Upcoming sessions")
     if not upcoming:
-        msg.line("  none: book one with `book <name> when: …`")
+        msg.line("  none: book one with ").hint("book <name> when: …")
     await _session_lines(ctx, upcoming[:20], msg, buttons=True)
     if past:
         msg.line("").strong("Past and cancelled")
         await _session_lines(ctx, past[:10], msg, buttons=False)
-    msg.line("Change one with `reschedule <#> when: …` or `cancel <#> [reason]`.")
+    msg.line("Change one with ").hint("reschedule <#> when: …").say(" or ") \
+        .hint("cancel <#> [reason]").say(".")
     return Reply.of(msg.build())
 
 
@@ -797,7 +798,7 @@ async def upcoming_section(ctx: CommandContext) -> list[Message]:
     msg = MessageBuilder().strong("Your upcoming sessions")
     await _session_lines(ctx, upcoming[:5], msg, buttons=False)
     if len(upcoming) > 5:
-        msg.line(f"  …and {len(upcoming) - 5} more: type `sessions`.")
+        msg.line(f"  …and {len(upcoming) - 5} more: type ").hint("sessions").say(".")
     return [msg.build()]
 
 
