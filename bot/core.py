@@ -13,8 +13,13 @@ How one command flows, top to bottom:
 1. the line (or form, or options) is split by the command's declaration (``bot.syntax``);
 2. values are typed and checked (``bot.command.convert``); times are read in the person's zone
    *before* the write transaction opens, so a slow read never holds the database lock;
-3. in one transaction: the community and member rows (created on first contact), the role
-   check, the handler, the nudges it queued, and the ids of the reply's buttons and forms.
+3. in one transaction: the platform event that carried it, if any (a retried Slack event is
+   then answered ``Reply.duplicate``), the community and member rows (created on first
+   contact), the role check, the handler, the nudges it queued, and the ids of the reply's
+   buttons and forms.
+
+A database that is busy or out of reach is not a bug: the person reads :data:`BUSY` (try again
+in a moment) and the log a warning without a trace; the refusal is ``transient``.
 """
 
 from __future__ import annotations
