@@ -125,7 +125,7 @@ async def test_a_retry_runs_a_command_whose_first_delivery_never_committed(
         held: list[sqlite3.Connection] = []
 
         def lock_the_database(args: Mapping[str, Any]) -> bool:
-            if not held:  # another writer takes the lock before the command's transaction
+            if args.get("user") == BOB and not held:  # a writer takes the lock first
                 locker = sqlite3.connect(tmp_path / "slack.db", isolation_level=None)
                 locker.execute("BEGIN IMMEDIATE")
                 held.append(locker)
