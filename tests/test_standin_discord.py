@@ -744,7 +744,7 @@ async def test_unknown_routes_and_missing_tokens_get_json_errors() -> None:
                 assert missing.headers["Content-Type"] == "application/json"
                 assert (await missing.json())["message"] == "404: Not Found"
         with standin.expect_violation(r"a Discord route the stand-in does not serve"):
-            url = f"{standin.api_base}/guilds/{GUILD_ID}/channels"
+            url = f"{standin.api_base}/guilds/{GUILD_ID}/bans"
             async with session.get(url, headers=headers) as unserved:
                 assert unserved.status == 404
         assert standin.invalid_requests == 1

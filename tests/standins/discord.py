@@ -1391,7 +1391,10 @@ class DiscordStandIn:
         """A request to a route the stand-in does not serve: either Discord has no such route
         (a bug in the bot) or the stand-in lacks it (extend the stand-in). Both fail the test."""
         found = spec.check_request_against_spec(method, path, query, {}, body)
-        if any("not found" in p.message.lower() for p in found):
+        # Headers are not passed, so the spec's security check always complains: only a path
+        # the spec does not know makes the route unknown.
+        if any("not found" in p.message.lower() and "security" not in p.message.lower()
+               for p in found):
             return Problem((), f"{method} {path} is not a Discord route", source="stand-in")
         return Problem(
             (),
