@@ -39,9 +39,6 @@ from tests.standins.discord import (
 log = logging.getLogger(__name__)
 
 SAFETY = 5.0  # seconds: a safety net for awaits, never a wait
-#: Obsolete: the stand-in answers ``default_member_permissions`` as a string now, as Discord
-#: does, so no sync reports it. Kept only while tests/test_cli.py still names it; remove both.
-ECHOED_PERMISSIONS = r"answer to PUT \S+/commands -> 200: \d+\.default_member_permissions"
 
 
 class QuickBot(MentorbotClient):
