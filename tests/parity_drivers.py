@@ -27,6 +27,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -611,8 +612,13 @@ class DiscordDriver:
                 self._message(index, who, None, handle.original)
             elif first.type == 9 and handle.modal is not None:
                 title = str(handle.modal.get("title") or "")
-                self.shown.append(Shown(index, who, None, forms=(_roles_in(title, self.names),),
-                                        text=title))
+                words = "\n".join(str(c.get("content") or "")
+                                  for c in handle.modal.get("components") or []
+                                  if c.get("type") == 10)  # the text above the fields
+                shown = self._read_text(index, who, None, words) if words else Shown(
+                    index, who, None)
+                self.shown.append(replace(shown, forms=(_roles_in(title, self.names),),
+                                          text=f"{title}\n{shown.text}".strip()))
             for followup in handle.followups:
                 self._message(index, who, None, followup)
         self._answered = len(self._handles)
@@ -633,7 +639,14 @@ class DiscordDriver:
         self._visible.append((to, message.id))
 
     def _read(self, index: int, to: str, key: str | None, message: StoredMessage) -> Shown:
-        text = discord_shown(message.content)
+        shown = self._read_text(index, to, key, message.content)
+        return replace(shown,
+                       choice_ids=tuple(str(b.get("custom_id"))
+                                        for b in _discord_buttons(message)),
+                       files=tuple(a.filename for a in message.attachments))
+
+    def _read_text(self, index: int, to: str, key: str | None, content: str) -> Shown:
+        text = discord_shown(content)
         hints = []
         for m in _DISCORD_HINT.finditer(text):
             if m[1] is not None:
@@ -644,9 +657,7 @@ class DiscordDriver:
                           ZONES.get(to)) for m in _DISCORD_TIME.finditer(text)]
         return Shown(index, to, key, hints=tuple(hints),
                      mentioned=_mentions(text, self.names, self.roles, _DISCORD_PING),
-                     moments=tuple(moments),
-                     choice_ids=tuple(str(b.get("custom_id")) for b in _discord_buttons(message)),
-                     files=tuple(a.filename for a in message.attachments), text=text)
+                     moments=tuple(moments), text=text)
 
 
 def _nudge_key(message: StoredMessage) -> str | None:

@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 _runs: dict[str, Outcome] = {}
 
 ASK = JOURNEY.index(Click(MENTEE, "request"))
-#: Known differences, each pinned by a strict xfail below: (platform, recipient, step).
-KNOWN = {("discord", MENTEE, ASK)}
 
 
 async def outcome(platform: str, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
@@ -136,15 +134,10 @@ async def test_console_slack_and_discord_agree(tmp_path_factory: pytest.TempPath
     console, slack, discord = [await outcome(p, tmp_path_factory) for p in PLATFORMS]
     assert_reached(console)
     for other in (slack, discord):
-        skip = {(to, step) for platform, to, step in KNOWN if platform == other.platform}
-        assert differences(console, other, skip=skip) == []
+        assert differences(console, other) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Discord drops the text of a message that carries a form: adapters/discord/replies.py "
-    "opens the modal and keeps only the reply's OTHER messages as notes, so “Tell @Alice what "
-    "you'd like to talk about:” (the request form's message) never reaches the mentee"))
-async def test_discord_shows_the_message_that_opened_a_form(
+async def test_discord_shows_the_words_that_came_with_a_form_above_its_fields(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     console = await outcome("console", tmp_path_factory)

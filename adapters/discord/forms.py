@@ -33,6 +33,8 @@ from bot.text import shorten
 log = logging.getLogger(__name__)
 
 MAX_INPUT = 4000
+#: The longest text a modal's text display holds.
+MAX_TEXT_DISPLAY = 4000
 KEEP_SECONDS = 15 * 60.0
 KEEP_ITEMS = 2000
 
@@ -41,11 +43,15 @@ V = TypeVar("V")
 
 
 def modal_for(
-    form: Form, values: Mapping[str, str | None] | None = None, refusal: Refusal | None = None
+    form: Form, values: Mapping[str, str | None] | None = None, refusal: Refusal | None = None,
+    *, intro: str = "",
 ) -> discord.ui.Modal:
     """The modal for ``form``, filled with ``values`` (else the form's initial values), with
-    ``refusal`` shown under the field it is about (or under the first field)."""
+    ``refusal`` shown under the field it is about (or under the first field), and ``intro`` (the
+    words that came with the form) as text above the fields."""
     modal = discord.ui.Modal(title=shorten(form.title, 45), custom_id=form.id, timeout=None)
+    if intro.strip():
+        modal.add_item(discord.ui.TextDisplay(shorten(intro, MAX_TEXT_DISPLAY)))
     about = refusal.param if refusal and refusal.param in {f.name for f in form.fields} else None
     for index, field in enumerate(form.fields):
         value = (values or {}).get(field.name) or field.initial or ""

@@ -1,7 +1,9 @@
 """Putting a core ``Reply`` on Discord for one interaction.
 
 The first response is the only moment a modal can open, so a reply asking for a form opens it
-then (the messages that came with it wait until the form is submitted). Otherwise the reply's
+then: the words of the message carrying the form are shown at the top of the modal (when the
+form leaves room: a modal holds five items), and the reply's other messages wait until the form
+is submitted. Otherwise the reply's
 messages go out as the interaction's response and follow-ups, private ones ephemeral, each cut
 to Discord's limits by ``render``. Where a form cannot open any more (after a deferral, or in
 answer to a modal), the message carries a button that opens it: the button's id is the form's
@@ -25,6 +27,8 @@ from bot.messages import Choice, ChoiceStyle, Message, Notice, Reply
 log = logging.getLogger(__name__)
 
 DONE = "Done."
+#: Items a modal holds (discord.py's limit): the fields, and the words above them if room.
+MAX_MODAL_ITEMS = 5
 
 
 def guild_of(interaction: discord.Interaction) -> str | None:
@@ -54,9 +58,15 @@ class Responder:
         """Answer ``interaction`` with ``reply`` (plus ``extra`` buttons on its last message)."""
         form = reply.form
         if form is not None and self.can_open_modal(interaction):
+            carrier = next(m for m in reply.messages if m.form is form)
             notes = [m for m in reply.messages if m.form is None]
+            intro = ""
+            if len(form.fields) < MAX_MODAL_ITEMS:
+                intro = self.modal_text(carrier, guild_of(interaction))
+            else:  # no room above the fields: its words come after the form, with the rest
+                notes.insert(0, replace(carrier, form=None))
             self.forms.opened(interaction.user.id, form, notes)
-            await interaction.response.send_modal(modal_for(form))
+            await interaction.response.send_modal(modal_for(form, intro=intro))
             return
         messages = [form_button(m) for m in reply.messages]
         if extra:
@@ -66,6 +76,13 @@ class Responder:
             else:
                 messages.append(Message((Notice(""),), tuple(extra)))
         await self.send(interaction, messages)
+
+    def modal_text(self, message: Message, guild: str | None) -> str:
+        """The words of the message that carries a form, shown at the top of its modal (a
+        modal is all Discord shows in answer, so they would be lost otherwise)."""
+        bare = replace(message, form=None, choices=())
+        return "\n".join(p.content for p in self.renderer.parts(bare, guild)
+                         if p.content.strip())
 
     @staticmethod
     def can_open_modal(interaction: discord.Interaction) -> bool:
