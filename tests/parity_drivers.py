@@ -349,8 +349,7 @@ class SlackDriver:
         works in a task of its own)."""
         bot = self.world.adapter.bot
         assert bot is not None
-        while bot._tasks:  # the adapter's own record of interactions under way
-            await asyncio.wait_for(asyncio.gather(*list(bot._tasks)), SAFETY)
+        await asyncio.wait_for(bot.settled(), SAFETY)
 
     def _button(self, step: Click) -> tuple[SlackMessage | EphemeralMessage, str]:
         for to, where in reversed(self._visible):

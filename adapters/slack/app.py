@@ -84,6 +84,12 @@ class SlackBot:
         except Exception:
             log.exception("handling a Slack interaction failed")
 
+    async def settled(self) -> None:
+        """Until every interaction under way has finished (new ones started meanwhile too):
+        the adapter acks first and works afterwards, so this is when its answers are out."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks))
+
     async def close(self, grace: float = 5.0) -> None:
         """Let interactions under way finish (up to ``grace`` seconds), then the homes."""
         if self._tasks:
