@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -69,17 +70,35 @@ class Instances:
             process.stdin.write(f"{word}\n".encode())
             await process.stdin.drain()
 
-    async def results(self, timeout: float = 600) -> list[dict[str, Any]]:
-        """Each instance's figures, once it has exited."""
+    async def results(self, timeout: float = 600, exit_grace: float = 60,
+                      ) -> list[dict[str, Any]]:
+        """Each instance's figures (its JSON line); an instance that then does not exit within
+        ``exit_grace`` is killed and its figures marked ``hung_at_exit`` (see
+        ``bench.child.run_child``)."""
         out = []
         for i, process in enumerate(self.processes):
             assert process.stdout is not None
-            data = await asyncio.wait_for(process.stdout.read(), timeout=timeout)
-            code = await process.wait()
-            lines = [line for line in data.decode().splitlines() if line.strip()]
-            if code != 0 or not lines:
+            result: dict[str, Any] | None = None
+            while result is None:
+                line = (await asyncio.wait_for(process.stdout.readline(), timeout)).decode()
+                if not line:
+                    break
+                if line.startswith("{"):
+                    result = json.loads(line)
+            try:
+                code = await asyncio.wait_for(process.wait(), exit_grace)
+            except TimeoutError:
+                process.send_signal(signal.SIGUSR2)
+                await asyncio.sleep(1)
+                process.kill()
+                code = await process.wait()
+                log.warning("instance %d (pid %d) did not exit after its figures; killed",
+                            i, process.pid)
+                if result is not None:
+                    result["hung_at_exit"] = True
+            if result is None or (code != 0 and not result.get("hung_at_exit")):
                 raise ChildFailed(f"an instance failed ({code}):\n{self._stderr(i)}")
-            out.append(json.loads(lines[-1]))
+            out.append(result)
         return out
 
     def _stderr(self, i: int) -> str:

@@ -74,6 +74,23 @@ def _engine(store: Store, port: RecordingMessenger) -> tuple[NudgeEngine, NudgeS
     return engine, NudgeScheduler(engine, SETTINGS.sweep_seconds, SETTINGS.heartbeat_seconds)
 
 
+async def _close(scheduler: NudgeScheduler | None, store: Store) -> None:
+    """Stop the scheduler and close the store. A shutdown that hangs (seen twice, never
+    reproduced on demand) is reported with every task's stack instead of hanging the run."""
+
+    async def close() -> None:
+        if scheduler is not None:
+            await scheduler.stop()
+        await store.close()
+
+    try:
+        await asyncio.wait_for(close(), 60)
+    except TimeoutError:
+        log.error("shutdown did not finish within 60 s; the tasks still running:")
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+
+
 class Profile:
     """cProfile around the measured part, when asked for (``--profile``): stats to a file."""
 
@@ -140,8 +157,7 @@ async def engine_throughput(url: str, seeded: str, renderer: str, nudges: int,
             "dispatch_stall_ms": dispatch_stall.worst * 1000,
         }
     finally:
-        await scheduler.stop()
-        await store.close()
+        await _close(scheduler, store)
 
 
 @dataclass
@@ -264,7 +280,7 @@ async def aps_throughput(url: str, seeded: str, renderer: str, nudges: int,
         }
     finally:
         scheduler.shutdown(wait=False)
-        await store.close()
+        await _close(None, store)
 
 
 async def bare_throughput(url: str, seeded: str, renderer: str, nudges: int,
@@ -421,8 +437,7 @@ async def lateness(url: str, seeded: str, renderer: str, nudges: int, seconds: f
             await asyncio.wait_for(port.done.wait(), timeout=seconds + lead + 600)
         _checked(port, nudges)
     finally:
-        await scheduler.stop()
-        await store.close()
+        await _close(scheduler, store)
     late = [port.arrived[key] - at for key, at in due.items()]
     return {"p50_ms": percentile(late, 50) * 1000, "p99_ms": percentile(late, 99) * 1000,
             "max_ms": max(late) * 1000, "stall_ms": stall.worst * 1000}
@@ -496,8 +511,7 @@ async def drain(url: str, seeded: str, renderer: str, nudges: int,
                 took = time.perf_counter() - began
         _checked(port, nudges)
     finally:
-        await scheduler.stop()
-        await store.close()
+        await _close(scheduler, store)
     return {"drain_s": took, "stall_ms": stall.worst * 1000}
 
 
@@ -524,8 +538,7 @@ async def dispatcher(url: str) -> dict[str, Any]:
             await scheduler.start()
             await loop.run_in_executor(None, sys.stdin.readline)  # "stop"
     finally:
-        await scheduler.stop()
-        await store.close()
+        await _close(scheduler, store)
     return {"deliveries": list(port.arrived.items()), "stall_ms": stall.worst * 1000,
             "attempts": sum(port.attempts.values())}
 
