@@ -20,7 +20,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from bot.domain import Member, MentorProfile
-from bot.timezones import overlap_with_waking_hours, part_of_day
+from bot.timezones import WakingWeek, part_of_day
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,35 @@ def similarity(a: str, b: str) -> float:
 
 def topic_fit(query: str, topic: str, synonyms: Mapping[str, str]) -> float:
     """1.0 for the same topic, less for a partial or fuzzy match, 0.0 for none."""
-    q = normalize_topic(query, synonyms)
-    t = normalize_topic(topic, synonyms)
+    return _fit(normalize_topic(query, synonyms), normalize_topic(topic, synonyms))
+
+
+class TopicMatcher:
+    """One search's query against many mentors' topics.
+
+    Why a class: a search compares one query with every topic of every mentor (thousands in a
+    big community), and most topics recur ("python" on a hundred profiles). Normalizing the
+    query once and each distinct topic once, for this search only, keeps ``find`` fast
+    without a cache that outlives the community's synonyms.
+    """
+
+    def __init__(self, query: str, synonyms: Mapping[str, str]) -> None:
+        self.synonyms = synonyms
+        self.query = normalize_topic(query, synonyms)
+        self._fits: dict[str, float] = {}
+
+    def fit(self, topic: str) -> float:
+        found = self._fits.get(topic)
+        if found is None:
+            found = self._fits[topic] = _fit(self.query, normalize_topic(topic, self.synonyms))
+        return found
+
+    def best(self, profile: MentorProfile) -> float:
+        """How well the mentor's best-fitting topic fits (0.0: none does)."""
+        return max((self.fit(topic) for topic in profile.topics), default=0.0)
+
+
+def _fit(q: str, t: str) -> float:
     if not q or not t:
         return 0.0
     if q == t or _without_plural_s(q) == _without_plural_s(t):
@@ -139,17 +166,19 @@ def rank_mentors(
     now: datetime,
     limit: int = 5,
 ) -> tuple[list[Candidate], list[Unavailable]]:
-    """Mentors that fit ``query``, best first, and those that fit but can't take anyone now."""
+    """Mentors that fit ``query``, best first, and those that fit but can't take anyone now.
+
+    ``mentors`` may hold every mentor of the community, or only those :func:`fitting` kept.
+    """
     candidates: list[Candidate] = []
     unavailable: list[Unavailable] = []
+    matcher = TopicMatcher(query, synonyms)
+    waking = WakingWeek(seeker_zone, quiet_hours, now)
     most_recent = max((loads.get(m.id, Load()).recent_intros for m, _ in mentors), default=0)
     for mentor, profile in mentors:
         if mentor.id == seeker.id:
             continue
-        fits = sorted(
-            ((topic_fit(query, topic, synonyms), topic) for topic in profile.topics),
-            reverse=True,
-        )
+        fits = sorted(((matcher.fit(topic), topic) for topic in profile.topics), reverse=True)
         fits = [f for f in fits if f[0] > 0]
         if not fits:
             continue
@@ -166,9 +195,7 @@ def rank_mentors(
         capacity = min(
             slots / profile.max_mentees, sessions_left / profile.max_sessions_per_month
         )
-        overlap, starts = overlap_with_waking_hours(
-            profile.windows, profile.availability_timezone, seeker_zone, quiet_hours, now
-        )
+        overlap, starts = waking.overlap(profile.windows, profile.availability_timezone)
         overlap_score = min(overlap / timedelta(hours=4), 1.0)
         spread = 1.0 - (load.recent_intros / most_recent if most_recent else 0.0)
         score = (
@@ -202,3 +229,11 @@ def rank_mentors(
         )
     candidates.sort(key=lambda c: (-c.score, c.mentor.display_name.lower(), c.mentor.id))
     return candidates[:limit], unavailable
+
+
+def fitting_topics(query: str, topics: Sequence[str], synonyms: Mapping[str, str]
+                   ) -> list[str]:
+    """The community's topics that fit ``query`` at all: a search then reads only the mentors
+    listing one of them, not a big community's thousand profiles."""
+    matcher = TopicMatcher(query, synonyms)
+    return [topic for topic in topics if matcher.fit(topic) > 0]

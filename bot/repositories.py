@@ -121,6 +121,10 @@ class ProfileRepository(Protocol):
         """Every topic some mentor of the community lists (autocomplete)."""
         ...
 
+    async def with_topics(self, community_id: int, topics: Sequence[str]) -> list[MentorProfile]:
+        """The profiles listing any of ``topics`` (as :meth:`topics` spells them)."""
+        ...
+
 
 class IntroRepository(Protocol):
     async def add(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -201,25 +202,49 @@ def overlap_with_waking_hours(
     Returns the total overlap and the start of each overlapping stretch (in UTC), which the
     caller describes in the member's own words ("evenings").
     """
-    week_start = now.astimezone(ZoneInfo(mentor_zone)).date()
-    intervals = _week_intervals(windows, mentor_zone, week_start)
-    wake_from, wake_to = waking_hours(quiet_hours)
-    member_tz = ZoneInfo(member_zone)
-    total = timedelta(0)
-    starts: list[datetime] = []
-    for start, end in intervals:
-        first_day = start.astimezone(member_tz).date() - timedelta(days=1)
-        for offset in range(3):
-            day = first_day + timedelta(days=offset)
-            awake_start = datetime.combine(day, wake_from, tzinfo=member_tz).astimezone(UTC)
-            awake_end = datetime.combine(day, wake_to, tzinfo=member_tz).astimezone(UTC)
-            if awake_end <= awake_start:
-                awake_end += timedelta(days=1)
-            lo, hi = max(start, awake_start), min(end, awake_end)
-            if hi > lo:
-                total += hi - lo
-                starts.append(lo)
-    return total, starts
+    return WakingWeek(member_zone, quiet_hours, now).overlap(windows, mentor_zone)
+
+
+class WakingWeek:
+    """A member's waking hours around the coming week, in UTC, worked out once.
+
+    Why a class: a search measures the overlap with every fitting mentor (a hundred in a big
+    community); the member's side is the same for all of them.
+    """
+
+    def __init__(self, member_zone: str, quiet_hours: str, now: datetime) -> None:
+        self.now = now
+        wake_from, wake_to = waking_hours(quiet_hours)
+        member_tz = ZoneInfo(member_zone)
+        first = now.astimezone(member_tz).date() - timedelta(days=2)
+        self.awake: list[tuple[datetime, datetime]] = []
+        # A mentor's week starts on their "today", up to a day from the member's; a window
+        # ends at most 8 days on; the member's day may have begun the evening before.
+        for offset in range(12):
+            day = first + timedelta(days=offset)
+            start = datetime.combine(day, wake_from, tzinfo=member_tz).astimezone(UTC)
+            end = datetime.combine(day, wake_to, tzinfo=member_tz).astimezone(UTC)
+            if end <= start:
+                end += timedelta(days=1)
+            self.awake.append((start, end))
+        self.ends = [end for _, end in self.awake]
+
+    def overlap(self, windows: Sequence[Window], mentor_zone: str
+                ) -> tuple[timedelta, list[datetime]]:
+        week_start = self.now.astimezone(ZoneInfo(mentor_zone)).date()
+        total = timedelta(0)
+        starts: list[datetime] = []
+        for start, end in _week_intervals(windows, mentor_zone, week_start):
+            # The member's days are in order: start at the first that ends after the window
+            # starts, stop at the first that begins after it ends (one or two in between).
+            for awake_start, awake_end in self.awake[bisect_right(self.ends, start):]:
+                if awake_start >= end:
+                    break
+                lo, hi = max(start, awake_start), min(end, awake_end)
+                if hi > lo:
+                    total += hi - lo
+                    starts.append(lo)
+        return total, starts
 
 
 def part_of_day(at: datetime, zone: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import time
 from typing import Any
 
@@ -27,6 +28,16 @@ class SqlProfiles(SqlRepository):
 
     async def all(self, community_id: int) -> list[MentorProfile]:
         return await self._load(t.mentor_profiles.c.community_id == community_id)
+
+    async def with_topics(self, community_id: int, topics: Sequence[str]) -> list[MentorProfile]:
+        if not topics:
+            return []
+        listing = select(t.mentor_topics.c.member_id).where(
+            t.mentor_topics.c.community_id == community_id,
+            t.mentor_topics.c.topic.in_(list(topics)),
+        )
+        return await self._load(and_(t.mentor_profiles.c.community_id == community_id,
+                                     t.mentor_profiles.c.member_id.in_(listing)))
 
     async def save(self, profile: MentorProfile) -> None:
         """Insert or replace a mentor profile with its topics and windows."""
@@ -111,16 +122,19 @@ class SqlProfiles(SqlRepository):
         if not rows:
             return []
         ids = [r.member_id for r in rows]
+        # The same condition as a subquery rather than the ids as parameters: a community's
+        # thousand mentors would be a thousand bound values, twice.
+        chosen = select(t.mentor_profiles.c.member_id).where(where)
         topics: dict[int, list[str]] = {i: [] for i in ids}
         for r in await self.conn.execute(
             select(t.mentor_topics.c.member_id, t.mentor_topics.c.topic)
-            .where(t.mentor_topics.c.member_id.in_(ids))
+            .where(t.mentor_topics.c.member_id.in_(chosen))
             .order_by(t.mentor_topics.c.member_id, t.mentor_topics.c.position)
         ):
             topics[r.member_id].append(r.topic)
         windows: dict[int, list[Window]] = {i: [] for i in ids}
         for r in await self.conn.execute(
-            select(t.availability_windows).where(t.availability_windows.c.member_id.in_(ids))
+            select(t.availability_windows).where(t.availability_windows.c.member_id.in_(chosen))
         ):
             windows[r.member_id].append(
                 Window(r.weekday, _time(r.start_minute), _time(r.end_minute))

@@ -18,7 +18,7 @@ from bot.domain import IntroRequest, IntroState, Member, MentorProfile
 from bot.errors import NotAllowed, UserError
 from bot.intros import nudges as k
 from bot.intros.waitlist import fits, recheck, rechecks
-from bot.matching import Load, is_full, rank_mentors
+from bot.matching import Load, fitting_topics, is_full, rank_mentors
 from bot.mentorships.lifecycle import start_mentorship
 from bot.messages import ChoiceStyle, Message, MessageBuilder, MomentStyle, Reply, text
 from bot.profiles.capacity import mentor_loads
@@ -48,7 +48,8 @@ class FindMentors:
                  "how much of their week falls in your waking hours, and fewer recent intros.")
 async def find(cmd: FindMentors, ctx: CommandContext) -> Reply:
     topic = cmd.topic
-    profiles = await ctx.tx.profiles.all(ctx.community.id)
+    profiles = await ctx.tx.profiles.with_topics(ctx.community.id, fitting_topics(
+        topic, await ctx.tx.profiles.topics(ctx.community.id), ctx.settings.synonyms))
     members = await ctx.tx.members.by_ids(ctx.community.id, (p.member_id for p in profiles))
     pairs = [(members[p.member_id], p) for p in profiles if p.member_id in members]
     loads = await mentor_loads(ctx.tx, ctx.community.id, ctx.settings.default_timezone, ctx.now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot.domain import IntroRequest, Member
-from bot.matching import rank_mentors
+from bot.matching import fitting_topics, rank_mentors
 from bot.nudges.kinds import RenderContext
 from bot.profiles.capacity import mentor_loads
 
@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 
 async def next_mentor(ctx: RenderContext, member: Member, intro: IntroRequest) -> Member | None:
     """The best-ranked mentor for the request's topic, other than the one already asked."""
-    profiles = await ctx.tx.profiles.all(ctx.community.id)
+    profiles = await ctx.tx.profiles.with_topics(ctx.community.id, fitting_topics(
+        intro.topic, await ctx.tx.profiles.topics(ctx.community.id), ctx.settings.synonyms))
     members = await ctx.tx.members.by_ids(ctx.community.id, (p.member_id for p in profiles))
     pairs = [
         (members[p.member_id], p)
