@@ -417,22 +417,16 @@ class Mentorbot:
         """
         what = spec.verb if spec else "the home view"
         try:
-            async with self.store.reading() as tx:
-                found = await self._existing_context(tx, caller, community_id)
-            if found is None:
+            shown = await self._view(caller, community_id, view, spec)
+            if shown is None:  # a first contact: their rows are created, then the view runs
                 await self.ensure_member(caller, community_id)
-            async with self.store.reading() as tx:
-                ctx = await self._existing_context(tx, caller, community_id)
-                if ctx is None:
-                    raise UserError("That button belongs to a community you're not part of.")
-                if spec is not None:
-                    await _check_role(spec, ctx)
-                reply = await view(ctx)
-                if ctx.outbox:
-                    raise RuntimeError("a read-only view queued nudges")
+                shown = await self._view(caller, community_id, view, spec)
+            if shown is None:
+                raise UserError("That button belongs to a community you're not part of.")
+            reply, community = shown
             if _needs_ids(reply):
                 async with self.store.transaction() as tx:
-                    reply = await self._seal(tx, ctx.community, reply)
+                    reply = await self._seal(tx, community, reply)
             return reply
         except UserError as err:
             return self._refuse(err)
@@ -441,6 +435,22 @@ class Mentorbot:
         except Exception:
             log.exception("bug while showing %s", what)
             return sorry()
+
+    async def _view(
+        self, caller: Caller, community_id: int | None,
+        view: Callable[[CommandContext], Awaitable[Reply]], spec: CommandSpec[Any] | None,
+    ) -> tuple[Reply, Community] | None:
+        """The view in one read-only transaction; None if the caller has no rows yet."""
+        async with self.store.reading() as tx:
+            ctx = await self._existing_context(tx, caller, community_id)
+            if ctx is None:
+                return None
+            if spec is not None:
+                await _check_role(spec, ctx)
+            reply = await view(ctx)
+            if ctx.outbox:
+                raise RuntimeError("a read-only view queued nudges")
+            return reply, ctx.community
 
     def _refuse(self, err: UserError) -> Reply:
         """:func:`refusal`, with the commands in its hint as hints."""
