@@ -61,7 +61,7 @@ async def open_store(storage: StorageSettings) -> Store:
     """The database, migrated to the newest schema."""
     engine = create_engine(storage)
     await migrate(engine)
-    return SqlStore(engine)
+    return SqlStore(engine, busy_timeout_seconds=storage.busy_timeout_seconds)
 
 
 def build_core(

@@ -43,9 +43,10 @@ HOUR = timedelta(hours=1)
 
 
 async def open_store(url: str, **settings: Any) -> SqlStore:
-    engine = create_engine(StorageSettings(url=url, **settings))
+    storage = StorageSettings(url=url, **settings)
+    engine = create_engine(storage)
     await migrate(engine)
-    return SqlStore(engine)
+    return SqlStore(engine, busy_timeout_seconds=storage.busy_timeout_seconds)
 
 
 @pytest.fixture
