@@ -76,6 +76,8 @@ COMMUNITY_BUDGET_WINDOW = timedelta(hours=1)
 #: Yield to the event loop every so many nudges rendered or sent: a batch's Python work runs
 #: without awaiting anything when renderers and the platform answer at once.
 YIELD_EVERY = 100
+#: Nudges claimed and rendered per transaction (see :meth:`NudgeEngine.run_due`).
+RENDER_CHUNK = 20
 #: How far this host's clock may be ahead of the platform's: the earliest time a platform is
 #: asked to search from (``find_sent``'s ``since``) is moved back by this much, so a message it
 #: stamped a little "earlier" than our clock said is still found.
@@ -230,11 +232,15 @@ class NudgeEngine:
     async def run_due(self, *, max_batches: int | None = None) -> RunStats:
         """Deliver everything due now, in batches, yielding to the event loop between them.
 
-        The outcomes of one batch are recorded in the same transaction that claims the next;
-        until then those rows stay ``sending`` under this process's identity, which recovery
-        resolves if the process dies in between. Outcomes the database refused earlier are
-        recorded before anything new is claimed (and the run fails, claiming nothing, while
-        the database still refuses them).
+        A batch (up to ``batch_size``) is claimed and rendered a chunk at a time, each chunk in
+        its own short transaction, then sent. Why chunks: on SQLite the claiming transaction
+        holds the one write lock while it renders, and rendering a real reminder reads the
+        session and both people; a whole batch at once kept every command waiting for about
+        as long. The outcomes of one batch are recorded in the transaction that claims the
+        next chunk; until then those rows stay ``sending`` under this process's identity,
+        which recovery resolves if the process dies in between. Outcomes the database refused
+        earlier are recorded before anything new is claimed (and the run fails, claiming
+        nothing, while the database still refuses them).
         """
         await self.settle_unrecorded()
         total = RunStats()
@@ -245,16 +251,35 @@ class NudgeEngine:
                 if self.held():
                     break
                 token = uuid.uuid4().hex
-                async with self.store.transaction() as tx:
-                    if unrecorded is not None:
-                        await self._record(tx, unrecorded)
-                    claimed = await tx.nudges.claim_due(
-                        self.clock.now(), self.settings.batch_size, token,
-                        worker=self.identity.id, platform=self.platform,
-                    )
-                    if claimed:
-                        stats, outgoing = await self._render(tx, claimed, token)
-                unrecorded = None  # committed (on an error, ``finally`` records it alone)
+                stats, outgoing, budget = RunStats(), [], _Budget()
+                claimed = 0
+                try:
+                    while claimed < self.settings.batch_size:
+                        async with self.store.transaction() as tx:
+                            if unrecorded is not None:
+                                await self._record(tx, unrecorded)
+                            chunk = await tx.nudges.claim_due(
+                                self.clock.now(),
+                                min(RENDER_CHUNK, self.settings.batch_size - claimed), token,
+                                worker=self.identity.id, platform=self.platform,
+                            )
+                            if chunk:
+                                rendered, out = await self._render(tx, chunk, token, budget)
+                        unrecorded = None  # committed (on an error, ``finally`` records it)
+                        if not chunk:
+                            break
+                        claimed += len(chunk)
+                        stats.add(rendered)
+                        outgoing.extend(out)
+                        await asyncio.sleep(0)  # let commands have the write lock in between
+                except Exception:
+                    # The chunks rendered so far are committed as ``sending``: send them now
+                    # rather than leave them to recovery, then fail the run. (Cancelled, the
+                    # process is stopping: recovery at the next start settles them.)
+                    if outgoing:
+                        sent_batch, _ = await self._send_batch(outgoing, token)
+                        await self._record_or_keep(sent_batch)
+                    raise
                 if not claimed:
                     break
                 unrecorded, sent = await self._send_batch(outgoing, token)
@@ -369,7 +394,8 @@ class NudgeEngine:
         return community, self.defaults.model_copy(update=overrides)
 
     async def _render(
-        self, tx: Tx, claimed: Sequence[Nudge], token: str, *, fate_unknown: bool = False
+        self, tx: Tx, claimed: Sequence[Nudge], token: str, budget: _Budget | None = None, *,
+        fate_unknown: bool = False,
     ) -> tuple[RunStats, list[_Out]]:
         """Render a claimed batch inside the claiming transaction.
 
@@ -387,7 +413,7 @@ class NudgeEngine:
         follow_ups: list[NewNudge] = []
         outgoing: list[_Out] = []
         contexts: dict[int, RenderContext] = {}
-        budget = _Budget()
+        budget = budget or _Budget()  # one batch's chunks share it: their DMs are not sent yet
         for i, nudge in enumerate(claimed):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
