@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import Member, MentorProfile, Session, Window
 from bot.timezones import describe_windows, local_date
+from bot.zones import zone_info
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Calendar:
 
 
 def _in_window(start: datetime, end: datetime, windows: Sequence[Window], zone: str) -> bool:
-    tz = ZoneInfo(zone)
+    tz = zone_info(zone)
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     if local_end.date() != local_start.date() and local_end.time() != time(0, 0):
         return False
@@ -82,7 +83,7 @@ def _in_window(start: datetime, end: datetime, windows: Sequence[Window], zone: 
 
 
 def _month_key(at: datetime, zone: str) -> tuple[int, int]:
-    local = at.astimezone(ZoneInfo(zone))
+    local = at.astimezone(zone_info(zone))
     return local.year, local.month
 
 
@@ -92,7 +93,7 @@ def refusal(start: datetime, duration: int, rules: Rules, calendar: Calendar) ->
     name = rules.mentor.display_name
     profile = rules.profile
     if start <= rules.now:
-        local = start.astimezone(ZoneInfo(rules.zone))
+        local = start.astimezone(zone_info(rules.zone))
         return f"{local:%a} {local.day} {local:%b %Y %H:%M} ({rules.zone}) is in the past."
     if start < rules.now + rules.min_notice:
         hours = int(rules.min_notice.total_seconds() // 3600)
@@ -146,7 +147,7 @@ def next_free(
 ) -> list[datetime]:
     """The next ``count`` start times inside the mentor's windows that pass every guard."""
     profile = rules.profile
-    tz = ZoneInfo(profile.availability_timezone)
+    tz = zone_info(profile.availability_timezone)
     earliest = rules.now + rules.min_notice
     if profile.paused_until is not None and profile.paused_until > earliest:
         earliest = profile.paused_until
@@ -184,7 +185,7 @@ def describe_times(times: Iterable[datetime], zone: str) -> str:
     """Times as a reader in ``zone`` reads them, in a form ``parse_when`` reads back."""
     out = []
     for at in times:
-        local = at.astimezone(ZoneInfo(zone))
+        local = at.astimezone(zone_info(zone))
         name = local.tzname() or ""
         if not name.isalpha():
             offset = int((local.utcoffset() or timedelta(0)).total_seconds() // 60)

@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from zoneinfo import ZoneInfo
+
+from bot.zones import zone_info
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class Moment:
 
     def fallback_text(self) -> str:
         """The time as a reader in ``reader_timezone`` reads it, e.g. 'Tue 3 Dec 2026 18:30 CET'."""
-        local = self.at.astimezone(ZoneInfo(self.reader_timezone))
+        local = self.at.astimezone(zone_info(self.reader_timezone))
         if self.style is MomentStyle.DATE:
             return f"{local:%a} {local.day} {local:%b %Y}"
         if self.style is MomentStyle.TIME:

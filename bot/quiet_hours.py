@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import QUIET_HOURS
 from bot.domain import Member
+from bot.zones import zone_info
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class QuietHours:
     zone: str
 
     def contains(self, at: datetime) -> bool:
-        local = at.astimezone(ZoneInfo(self.zone)).time().replace(tzinfo=None)
+        local = at.astimezone(zone_info(self.zone)).time().replace(tzinfo=None)
         if self.start == self.end:
             return False
         if self.start < self.end:
@@ -39,7 +40,7 @@ class QuietHours:
         """``at`` if it is outside the window, else the window's end (aware, UTC)."""
         if not self.contains(at):
             return at.astimezone(UTC)
-        zone = ZoneInfo(self.zone)
+        zone = zone_info(self.zone)
         local = at.astimezone(zone)
         day = local.date()
         if self.start > self.end and local.time().replace(tzinfo=None) >= self.start:

@@ -27,6 +27,7 @@ from dateutil.rrule import MONTHLY, WEEKLY, rrule
 
 from bot.errors import UserError
 from bot.when import describe_span
+from bot.zones import zone_info
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def occurrences(
             "Say how long the series runs: `until: <date>` or `times: N`, not both.",
             "For example: `repeat 12 weekly times: 6`.",
         )
-    tz = ZoneInfo(zone)
+    tz = zone_info(zone)
     local_first = first.astimezone(tz).replace(tzinfo=None)
     freq, interval = _RULES[frequency]
     days = monthly_days(local_first.day) if frequency == "monthly" else None
@@ -136,7 +137,7 @@ def local_times(starts: list[datetime], zone: str) -> list[tuple[datetime, str]]
     """When the wall-clock time of a series changes for a reader in ``zone``: the first start
     with its local time, then each start from which the local time is different ("from 29
     Mar: 19:00 for you")."""
-    tz = ZoneInfo(zone)
+    tz = zone_info(zone)
     out: list[tuple[datetime, str]] = []
     for at in starts:
         shown = f"{at.astimezone(tz):%H:%M}"

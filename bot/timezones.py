@@ -12,11 +12,11 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from bot.config import QUIET_HOURS
 from bot.domain import WEEKDAYS, Window
 from bot.errors import UserError
+from bot.zones import zone_info
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +135,10 @@ def describe_windows(
 
 
 def _window_in(window: Window, zone: str, reader_zone: str, now: datetime) -> str:
-    week_start = now.astimezone(ZoneInfo(zone)).date()
+    week_start = now.astimezone(zone_info(zone)).date()
     start, end = _week_intervals([window], zone, week_start)[0]
-    local_start = start.astimezone(ZoneInfo(reader_zone))
-    local_end = end.astimezone(ZoneInfo(reader_zone))
+    local_start = start.astimezone(zone_info(reader_zone))
+    local_end = end.astimezone(zone_info(reader_zone))
     day = WEEKDAYS[local_start.weekday()]
     if local_end.date() == local_start.date() or local_end.time() == time(0, 0):
         return f"{day} {local_start:%H:%M}-{local_end:%H:%M}"
@@ -158,12 +158,12 @@ def parse_quiet_hours(text: str) -> str:
 
 def month_start(now: datetime, zone: str) -> datetime:
     """Midnight on the first of ``now``'s calendar month in ``zone`` (aware, in that zone)."""
-    local = now.astimezone(ZoneInfo(zone))
+    local = now.astimezone(zone_info(zone))
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def local_date(at: datetime, zone: str) -> str:
-    local = at.astimezone(ZoneInfo(zone))
+    local = at.astimezone(zone_info(zone))
     return f"{local:%a} {local.day} {local:%b %Y}"
 
 
@@ -180,7 +180,7 @@ def waking_hours(quiet_hours: str) -> tuple[time, time]:
 def _week_intervals(
     windows: Sequence[Window], zone: str, week_start: date
 ) -> list[tuple[datetime, datetime]]:
-    tz = ZoneInfo(zone)
+    tz = zone_info(zone)
     out = []
     for w in windows:
         day = week_start + timedelta(days=(w.weekday - week_start.weekday()) % 7)
@@ -215,7 +215,7 @@ class WakingWeek:
     def __init__(self, member_zone: str, quiet_hours: str, now: datetime) -> None:
         self.now = now
         wake_from, wake_to = waking_hours(quiet_hours)
-        member_tz = ZoneInfo(member_zone)
+        member_tz = zone_info(member_zone)
         first = now.astimezone(member_tz).date() - timedelta(days=2)
         self.awake: list[tuple[datetime, datetime]] = []
         # A mentor's week starts on their "today", up to a day from the member's; a window
@@ -231,7 +231,7 @@ class WakingWeek:
 
     def overlap(self, windows: Sequence[Window], mentor_zone: str
                 ) -> tuple[timedelta, list[datetime]]:
-        week_start = self.now.astimezone(ZoneInfo(mentor_zone)).date()
+        week_start = self.now.astimezone(zone_info(mentor_zone)).date()
         total = timedelta(0)
         starts: list[datetime] = []
         for start, end in _week_intervals(windows, mentor_zone, week_start):
@@ -248,7 +248,7 @@ class WakingWeek:
 
 
 def part_of_day(at: datetime, zone: str) -> str:
-    hour = at.astimezone(ZoneInfo(zone)).hour
+    hour = at.astimezone(zone_info(zone)).hour
     if hour < 12:
         return "mornings"
     if hour < 17:

@@ -112,6 +112,17 @@ def _tab_zones(folder: Path) -> set[str]:
 
 
 @functools.cache
+def zone_info(name: str) -> zoneinfo.ZoneInfo:
+    """The zone called ``name``, kept for the life of the process.
+
+    ``ZoneInfo`` keeps only the last few zones it made alive; a search that meets mentors in a
+    dozen zones read their files from disk again each time (a ``stat`` and a parse, on the
+    event loop). An invalid name raises as ``ZoneInfo`` does and is not kept.
+    """
+    return zoneinfo.ZoneInfo(name)
+
+
+@functools.cache
 def _loadable() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
