@@ -24,6 +24,7 @@ from bot.domain import (
 from bot.errors import NotAllowed, UserError
 from bot.intros.waitlist import freed_up
 from bot.mentorships import nudges as k
+from bot.mentorships.agreement import describe_agreement
 from bot.mentorships.lifecycle import future_sessions, plan_rhythm_prompt, plan_stall_check, queue
 from bot.mentorships.record import progress_markdown, progress_message
 from bot.messages import Attachment, ChoiceStyle, Message, MessageBuilder, MomentStyle, Reply, text
@@ -164,22 +165,8 @@ async def set_goals(cmd: SetGoals, ctx: CommandContext) -> Reply:
 async def _summary(ctx: CommandContext, m: Mentorship, heading: str) -> Message:
     other = await _other(ctx, m)
     msg = MessageBuilder().say(heading).line("")
-    goals = [g for g in await ctx.tx.mentorships.goals(m.id) if g.state is GoalState.ACTIVE]
-    msg.strong(f"Mentorship #{m.id}").say(" with ").mention(ctx.address(other))
-    msg.line("Goals:" if goals else "Goals: none yet")
-    for g in goals:
-        msg.line(f"  {g.id}. ").user_text(g.text)
-    if m.rhythm:
-        msg.line(f"Meeting every {m.rhythm}" + (" (paused)" if m.rhythm_paused else ""))
-        if m.session_minutes:
-            msg.say(f", {m.session_minutes} min")
-        if m.meeting:
-            msg.say(", ").user_text(m.meeting)
-    else:
-        msg.line("Meeting rhythm: not agreed yet (").hint(f"rhythm {m.id}").say(")")
-    if m.feedback_style:
-        msg.line("Feedback: ").user_text(m.feedback_style)
-    return msg.build()
+    return describe_agreement(msg, m, await ctx.tx.mentorships.goals(m.id), ctx.address(other),
+                              suggest_rhythm=True).build()
 
 
 @dataclass(frozen=True)

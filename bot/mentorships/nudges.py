@@ -14,6 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.domain import RHYTHMS, GoalState, Member, Mentorship, MentorshipState, Nudge
+from bot.mentorships.agreement import describe_agreement
 from bot.messages import ChoiceStyle, MessageBuilder
 from bot.nudges.kinds import Done, RenderContext, Rendered, Stale, Timing, nudge_kind
 from bot.text import shorten
@@ -92,27 +93,6 @@ async def kickoff_rhythm(ctx: RenderContext, nudge: Nudge) -> Rendered:
     return ctx.dm(mentor, msg.build())
 
 
-async def summary_message(ctx: RenderContext, m: Mentorship, reader: Member,
-                          other: Member) -> MessageBuilder:
-    msg = MessageBuilder().strong(f"Mentorship #{m.id}").say(" with ")
-    msg.mention(ctx.address(other)).say(" · “").user_text(shorten(m.topic, 80)).say("”")
-    goals = [g for g in await ctx.tx.mentorships.goals(m.id) if g.state is GoalState.ACTIVE]
-    msg.line("Goals:" if goals else "Goals: none yet")
-    for g in goals:
-        msg.line(f"  {g.id}. ").user_text(g.text)
-    if m.rhythm:
-        msg.line(f"Meeting every {m.rhythm}" + (" (paused)" if m.rhythm_paused else ""))
-        if m.session_minutes:
-            msg.say(f", {m.session_minutes} min")
-        if m.meeting:
-            msg.say(", ").user_text(m.meeting)
-    else:
-        msg.line("Meeting rhythm: not agreed yet")
-    if m.feedback_style:
-        msg.line("Feedback: ").user_text(m.feedback_style)
-    return msg
-
-
 @nudge_kind(SUMMARY, label="agreed summary")
 async def summary(ctx: RenderContext, nudge: Nudge) -> Rendered:
     m, mentor, mentee = await load(ctx, nudge)
@@ -123,7 +103,8 @@ async def summary(ctx: RenderContext, nudge: Nudge) -> Rendered:
     else:
         changer = await ctx.member(int(nudge.payload.get("by", other.id)))
         msg = MessageBuilder().mention(ctx.address(changer)).say(" updated what you agreed:")
-    msg.line("").extend((await summary_message(ctx, m, reader, other)).build().segments)
+    msg.line("")
+    describe_agreement(msg, m, await ctx.tx.mentorships.goals(m.id), ctx.address(other))
     msg.choice("Change goals", f"goals {m.id}")
     msg.choice("Change the rhythm", f"rhythm {m.id}")
     return ctx.dm(reader, msg.build())
