@@ -17,10 +17,12 @@ a person clash and each is inside the mentor's weekly window with more than the 
 notice: the benchmark measures commands that do their work, and counts every refusal.
 
 **Arrivals.** *Open loop* (the latency figures): commands arrive at a fixed average rate
-(Poisson), whatever the bot's state, as people on a platform would; at each arrival the next
+(Poisson), as people on a platform send them; at each arrival the next
 step of a journey whose previous step has answered is sent, else a new journey starts.
 *Closed loop* (the capacity figure): 200 people each send their next command as soon as they
-have the answer to the last one.
+have the answer to the last one. In both, at most 200 journeys are under way at once: a person
+waiting for an answer does not type on, so an overloaded bot sees arrivals slow down to its
+pace (the "answered" rate shows by how much) rather than ever more new journeys.
 
 Meanwhile the real engine (``assemble``'s scheduler) delivers the 10,000 due nudges the
 template holds, and everything the commands queue.
@@ -51,6 +53,8 @@ from bot.core import BUSY, Mentorbot
 
 log = logging.getLogger(__name__)
 
+#: People under way at once (see :class:`Load`).
+PEOPLE = 200
 VERBS = ("find", "profile", "my", "request", "accept", "book", "confirm", "sessions", "settings")
 ACTIVE_MENTORS = 40
 ACTIVE_MEMBERS = 155
@@ -169,10 +173,16 @@ class _Journey:
 class Load:
     """Sends the units' steps through the core and records each answer's latency."""
 
-    def __init__(self, core: Mentorbot, units: list[Unit], total: int) -> None:
+    def __init__(self, core: Mentorbot, units: list[Unit], total: int,
+                 people: int = PEOPLE) -> None:
         self.core = core
         self.units = deque(units)
         self.total = total
+        self.people = people
+        """At most this many journeys under way: a person waiting for an answer does not
+        type their next command, so a slow bot is not offered ever more new journeys (which
+        would also tilt the mix towards first steps)."""
+        self.open_journeys = 0
         self.ready: deque[tuple[_Journey, int]] = deque()
         self.issued = 0
         self.in_flight = 0
@@ -181,10 +191,12 @@ class Load:
         self.changed = asyncio.Event()
 
     def next_step(self) -> tuple[_Journey, int] | None:
-        """A step whose previous step has answered, else the first step of a new unit."""
+        """A step whose previous step has answered, else the first step of a new unit (if
+        fewer than ``people`` are under way)."""
         if self.ready:
             return self.ready.popleft()
-        if self.units:
+        if self.units and self.open_journeys < self.people:
+            self.open_journeys += 1
             return _Journey(self.units.popleft()), 0
         return None
 
@@ -214,8 +226,12 @@ class Load:
             if text == BUSY and journey.retries < 3:
                 journey.retries += 1
                 self.ready.append((journey, index))
+            else:
+                self.open_journeys -= 1
         elif index + 1 < len(journey.unit.steps):
             self.ready.append((journey, index + 1))
+        else:
+            self.open_journeys -= 1
         self.changed.set()
 
     async def _next(self) -> tuple[_Journey, int] | None:
@@ -250,7 +266,8 @@ class Load:
             await asyncio.gather(*tasks)
 
     async def closed_loop(self, people: int) -> None:
-        """``people`` each send their next command once their last one has answered."""
+        """``people`` each send a command as soon as their last one has answered (the next
+        step of a journey under way, or a new one)."""
 
         async def person() -> None:
             while self.issued < self.total:
@@ -317,7 +334,8 @@ async def instance(url: str, seeded: str, units: str, share: int, shares: int, m
     port = TimedMessenger(sys.maxsize)
     settings = Settings(storage=StorageSettings(url=url))
     async with assemble(settings, port, start_scheduler=False, platform="slack") as app:
-        load = Load(app.core, mine, total // shares + (share < total % shares))
+        load = Load(app.core, mine, total // shares + (share < total % shares),
+                    max(1, people // shares))
         sys.stdout.write("ready\n")
         sys.stdout.flush()
         await loop.run_in_executor(None, sys.stdin.readline)  # "go"
