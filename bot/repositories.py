@@ -480,6 +480,10 @@ class Tx(Protocol):
 class Store(Protocol):
     """The database, as the core sees it: a source of transactions."""
 
+    one_writer: bool
+    """True when write transactions exclude each other (SQLite's one write lock): long ones
+    then keep every command waiting, so the nudge engine keeps its own short."""
+
     def transaction(self) -> AbstractAsyncContextManager[Tx]:
         """A read-write transaction (on SQLite it takes the write lock at once)."""
         ...

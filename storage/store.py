@@ -84,7 +84,8 @@ class SqlStore:
         self.engine = engine
         self._read_only = read_only_options(engine)
         self._busy_timeout = busy_timeout_seconds
-        self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self.one_writer = engine.dialect.name == "sqlite"
+        self._writer = asyncio.Lock() if self.one_writer else None
         """SQLite has one writer at a time. Without this, this process's writers would wait
         for each other inside SQLite's busy handler, which polls with growing sleeps (up to
         100 ms each): a command queued behind a nudge batch answered hundreds of milliseconds

@@ -1,9 +1,9 @@
 """The nudge engine and the commands share SQLite's one write lock fairly.
 
-A backlog is claimed and rendered a chunk at a time, each chunk in its own short transaction,
-so a person's command waits for one chunk at most, never for a whole batch; and what the
-command queues goes out with the batch under way. Real core, real engine, real SQLite; the
-platform is the recording port.
+A backlog is claimed and rendered a chunk at a time, each chunk in its own short transaction
+(the first of a process holds ``FIRST_CHUNK``), so a person's command waits for one chunk at
+most, never for a whole batch; and what the command queues goes out with the batch under way.
+Real core, real engine, real SQLite; the platform is the recording port.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from bot.caller import Caller
 from bot.clock import ManualClock
 from bot.config import CommunityDefaults, NudgeSettings
 from bot.domain import NewNudge
-from bot.nudges.engine import ORGANIZER_ALERT, RENDER_CHUNK, idempotency_key
+from bot.nudges.engine import FIRST_CHUNK, ORGANIZER_ALERT, idempotency_key
 from bot.repositories import Store
 from tests.recording_port import RecordingMessenger
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.asyncio
 COMMUNITY = "T0SHARE001"
 ADA = Caller("test", COMMUNITY, "Share", "U0ADA00001", "Ada", "UTC")
 BOB = Caller("test", COMMUNITY, "Share", "U0BOB00001", "Bob", "UTC")
-BACKLOG = 6 * RENDER_CHUNK
+BACKLOG = 300
 
 
 async def test_a_command_waits_for_one_chunk_of_a_backlog_not_the_whole_batch(
@@ -58,6 +58,7 @@ async def test_a_command_waits_for_one_chunk_of_a_backlog_not_the_whole_batch(
     async with store.reading() as tx:
         claimed = await tx.nudges.count(community.id, states=["sending"])
     assert 0 < claimed < BACKLOG / 2
+    assert FIRST_CHUNK < BACKLOG / 4
 
     stats = await draining
     assert stats.sent == BACKLOG + 1  # the backlog, and Bob's request to Ada with it

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -76,8 +77,13 @@ COMMUNITY_BUDGET_WINDOW = timedelta(hours=1)
 #: Yield to the event loop every so many nudges rendered or sent: a batch's Python work runs
 #: without awaiting anything when renderers and the platform answer at once.
 YIELD_EVERY = 100
-#: Nudges claimed and rendered per transaction (see :meth:`NudgeEngine.run_due`).
-RENDER_CHUNK = 20
+#: Where writers exclude each other (SQLite), how long one claiming transaction aims to hold
+#: the write lock while it renders: long enough that a batch takes few transactions, short
+#: enough that a command waiting for the lock still answers within 50 ms. The number of
+#: nudges per transaction follows from how long the last ones took (see ``_next_chunk``).
+CHUNK_TARGET_SECONDS = 0.02
+#: Nudges in the first claiming transaction of a process, and the fewest in any.
+FIRST_CHUNK = 20
 #: How far this host's clock may be ahead of the platform's: the earliest time a platform is
 #: asked to search from (``find_sent``'s ``since``) is moved back by this much, so a message it
 #: stamped a little "earlier" than our clock said is still found.
@@ -172,6 +178,8 @@ class NudgeEngine:
         """DMs refused lately, by (community, member): answered before the database knows."""
         self._unrecorded: list[_Unrecorded] = []
         """Outcomes of sent batches that could not be recorded yet, oldest first."""
+        self._chunk = FIRST_CHUNK if store.one_writer else settings.batch_size
+        """Nudges to claim and render in the next transaction."""
 
     # -- holds after a 429 -------------------------------------------------------------------
 
@@ -233,14 +241,17 @@ class NudgeEngine:
         """Deliver everything due now, in batches, yielding to the event loop between them.
 
         A batch (up to ``batch_size``) is claimed and rendered a chunk at a time, each chunk in
-        its own short transaction, then sent. Why chunks: on SQLite the claiming transaction
-        holds the one write lock while it renders, and rendering a real reminder reads the
-        session and both people; a whole batch at once kept every command waiting for about
-        as long. The outcomes of one batch are recorded in the transaction that claims the
-        next chunk; until then those rows stay ``sending`` under this process's identity,
-        which recovery resolves if the process dies in between. Outcomes the database refused
-        earlier are recorded before anything new is claimed (and the run fails, claiming
-        nothing, while the database still refuses them).
+        its own transaction, then sent. Why chunks: on SQLite the claiming transaction holds
+        the one write lock while it renders, and rendering a real reminder reads the session
+        and both people; a whole batch at once kept every command waiting for about as long.
+        So there a chunk is sized to hold the lock about ``CHUNK_TARGET_SECONDS``; where
+        writers don't exclude each other (PostgreSQL) a chunk is the whole batch.
+
+        The outcomes of one batch are recorded in the transaction that claims the next chunk;
+        until then those rows stay ``sending`` under this process's identity, which recovery
+        resolves if the process dies in between. Outcomes the database refused earlier are
+        recorded before anything new is claimed (and the run fails, claiming nothing, while
+        the database still refuses them).
         """
         await self.settle_unrecorded()
         total = RunStats()
@@ -255,12 +266,13 @@ class NudgeEngine:
                 claimed = 0
                 try:
                     while claimed < self.settings.batch_size:
+                        started = time.perf_counter()
+                        wanted = min(self._chunk, self.settings.batch_size - claimed)
                         async with self.store.transaction() as tx:
                             if unrecorded is not None:
                                 await self._record(tx, unrecorded)
                             chunk = await tx.nudges.claim_due(
-                                self.clock.now(),
-                                min(RENDER_CHUNK, self.settings.batch_size - claimed), token,
+                                self.clock.now(), wanted, token,
                                 worker=self.identity.id, platform=self.platform,
                             )
                             if chunk:
@@ -268,9 +280,12 @@ class NudgeEngine:
                         unrecorded = None  # committed (on an error, ``finally`` records it)
                         if not chunk:
                             break
+                        self._next_chunk(len(chunk), time.perf_counter() - started)
                         claimed += len(chunk)
                         stats.add(rendered)
                         outgoing.extend(out)
+                        if len(chunk) < wanted:
+                            break  # all that is due now: send it, don't wait for more to fall due
                         await asyncio.sleep(0)  # let commands have the write lock in between
                 except Exception:
                     # The chunks rendered so far are committed as ``sending``: send them now
@@ -291,6 +306,16 @@ class NudgeEngine:
             if unrecorded is not None:
                 await self._record_or_keep(unrecorded)
         return total
+
+    def _next_chunk(self, size: int, seconds: float) -> None:
+        """Size the next claiming transaction so it holds the write lock about
+        ``CHUNK_TARGET_SECONDS`` (at most doubling at a time; only where writers exclude
+        each other, elsewhere it stays a whole batch). Measured with the process's own timer:
+        this is about the machine's speed, not about when nudges are due."""
+        if not self.store.one_writer or size < self._chunk:
+            return  # a short chunk (the backlog ran out) says nothing about the speed
+        wanted = size * CHUNK_TARGET_SECONDS / seconds if seconds > 0 else 2 * size
+        self._chunk = max(FIRST_CHUNK, min(int(wanted), 2 * size, self.settings.batch_size))
 
     async def settle_unrecorded(self) -> None:
         """Record the outcomes kept since the database refused them (all in one transaction).
