@@ -141,7 +141,8 @@ async def engine_throughput(url: str, seeded: str, renderer: str, nudges: int,
                     async with store.transaction() as tx:
                         await tx.nudges.add(rows, clock.now())
                     if wake:
-                        scheduler.wake()  # what core.on_outbox does after a command
+                        # what core.on_outbox does after a command
+                        scheduler.wake(min(r.due_at for r in rows))
                     await asyncio.sleep(0)  # the command's handler returns to the loop
                 scheduled = time.perf_counter() - began
             if not wake:

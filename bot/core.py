@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -96,7 +96,7 @@ class Mentorbot:
         clock: Clock,
         defaults: CommunityDefaults,
         registry: Registry,
-        on_outbox: Callable[[], None] | None = None,
+        on_outbox: Callable[[datetime], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -104,8 +104,9 @@ class Mentorbot:
         self.registry = registry
         self._on_outbox = on_outbox
 
-    def on_outbox(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` after a command queued messages (the nudge engine wakes up)."""
+    def on_outbox(self, callback: Callable[[datetime], None]) -> None:
+        """Call ``callback`` after a command queued messages, with the earliest due time among
+        them (the nudge engine wakes up, or sets its alarm)."""
         self._on_outbox = callback
 
     # -- the entry points adapters call ----------------------------------------------------------
@@ -371,7 +372,7 @@ class Mentorbot:
             if once is not None:
                 once.recorded = True  # committed with the command's changes
             if ctx.outbox and self._on_outbox is not None:
-                self._on_outbox()
+                self._on_outbox(min(n.due_at for n in ctx.outbox))
             return reply
         return sorry()
 

@@ -148,6 +148,20 @@ async def test_wake_runs_at_once(rig: Rig) -> None:
     assert -1 < rig.armed_in("wake") <= 0.01
 
 
+async def test_a_command_that_queues_for_later_only_moves_the_alarm_earlier(rig: Rig) -> None:
+    await rig.add(timedelta(minutes=5))
+    await rig.sched.run()
+    assert 299 < rig.armed_in() <= 300
+    rig.sched.wake(rig.clock.now() + timedelta(hours=2))  # later than the alarm: nothing to do
+    assert rig.sched.scheduler.get_job("wake") is None
+    assert 299 < rig.armed_in() <= 300
+    rig.sched.wake(rig.clock.now() + timedelta(minutes=1))  # earlier: the alarm moves
+    assert rig.sched.scheduler.get_job("wake") is None
+    assert 59 < rig.armed_in() <= 60
+    rig.sched.wake(rig.clock.now() - timedelta(seconds=1))  # due already: run at once
+    assert -1 < rig.armed_in("wake") <= 0.01
+
+
 async def test_an_alarm_during_a_run_is_not_lost(rig: Rig) -> None:
     # run() re-arms "next" before it returns; if that alarm is due at once, APScheduler starts
     # it while the first instance still counts as running. It must run, not be skipped.

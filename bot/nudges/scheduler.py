@@ -116,13 +116,26 @@ class NudgeScheduler:
         except Exception:
             log.exception("could not unregister this process; its lease will run out")
 
-    def wake(self) -> None:
-        """Run as soon as possible (called after a command queued messages)."""
-        if self.scheduler.running:
+    def wake(self, due: datetime | None = None) -> None:
+        """Called after a command queued messages, ``due`` the earliest of them (None: now).
+
+        Something due now: run as soon as possible. Something due later (a reminder two days
+        ahead): only make sure the alarm rings by then; a run now would claim nothing and cost
+        a transaction and a read for every such command.
+        """
+        if not self.scheduler.running:
+            return
+        wait = (due - self.engine.clock.now()).total_seconds() if due is not None else 0.0
+        if wait <= 0:
             self.scheduler.add_job(
                 self.run, "date", run_date=datetime.now(UTC), id="wake", replace_existing=True,
                 **ALARM,
             )
+            return
+        ring_at = datetime.now(UTC) + timedelta(seconds=min(wait, self.sweep_seconds))
+        alarm = self.scheduler.get_job("next")
+        if alarm is None or alarm.next_run_time is None or alarm.next_run_time > ring_at:
+            self._ring(ring_at)
 
     async def sweep(self) -> RunStats:
         """The periodic safety net: recover abandoned claims, then deliver what is due."""
@@ -175,7 +188,10 @@ class NudgeScheduler:
             return
         # The engine's clock may run ahead of the wall clock (console /time); wait in wall time.
         delay = max((due - self.engine.clock.now()).total_seconds(), min_delay)
-        run_at = datetime.now(UTC) + timedelta(seconds=min(delay, self.sweep_seconds))
+        self._ring(datetime.now(UTC) + timedelta(seconds=min(delay, self.sweep_seconds)))
+
+    def _ring(self, at: datetime) -> None:
+        """Set the alarm (one date job, replaced) to run the engine at ``at``, wall time."""
         self.scheduler.add_job(
-            self.run, "date", run_date=run_at, id="next", replace_existing=True, **ALARM
+            self.run, "date", run_date=at, id="next", replace_existing=True, **ALARM
         )
