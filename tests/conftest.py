@@ -22,6 +22,7 @@ from bot.clock import ManualClock
 from bot.config import CommunityDefaults, StorageSettings
 from bot.core import Mentorbot
 from bot.repositories import Store
+from tests.template_db import build_template, migrated_sqlite_url
 
 #: A Monday at noon UTC: tests read more easily with a fixed, known "now".
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -32,15 +33,28 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per session; fresh databases are copies of it."""
+    return build_template(tmp_path_factory.getbasetemp())
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
+    """An empty SQLite file: for tests of migrations and of what start-up does to it."""
     return f"sqlite+aiosqlite:///{tmp_path / 'mentorbot.db'}"
 
 
 @pytest.fixture
-async def console(sqlite_url: str, clock: ManualClock) -> AsyncIterator[ConsoleSession]:
+def migrated_url(tmp_path: Path) -> str:
+    """A fresh SQLite file at the newest schema (a copy of the session's template)."""
+    return migrated_sqlite_url(tmp_path / "mentorbot.db")
+
+
+@pytest.fixture
+async def console(migrated_url: str, clock: ManualClock) -> AsyncIterator[ConsoleSession]:
     """The console over a fresh SQLite file, no demo data: scenario tests type into it."""
-    async with open_console(sqlite_url, clock) as session:
+    async with open_console(migrated_url, clock) as session:
         yield session
 
 
@@ -94,9 +108,9 @@ async def any_db_url(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIt
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
+async def store(migrated_url: str) -> AsyncIterator[Store]:
     """The real storage over a fresh SQLite file, migrated, as the composition root opens it."""
-    s = await open_store(StorageSettings(url=sqlite_url))
+    s = await open_store(StorageSettings(url=migrated_url))
     yield s
     await s.close()
 

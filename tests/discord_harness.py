@@ -35,6 +35,7 @@ from tests.standins.discord import (
     StoredMessage,
     running_discord,
 )
+from tests.template_db import migrated_sqlite_url
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ async def running_bot(
 
 
 def db_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'mentorbot.db'}"
+    return migrated_sqlite_url(tmp_path / "mentorbot.db")
 
 
 @asynccontextmanager

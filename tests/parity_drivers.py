@@ -79,6 +79,7 @@ from tests.standins.slack import (
     ResponsePost,
     SlackMessage,
 )
+from tests.template_db import migrated_sqlite_url
 
 log = logging.getLogger(__name__)
 
@@ -677,7 +678,7 @@ def _discord_buttons(message: StoredMessage) -> list[dict[str, Any]]:
 async def driving(platform: str, tmp_path: Path, clock: ManualClock) -> AsyncIterator[Driver]:
     """A fresh world for ``platform`` (its own database) and the driver for it."""
     if platform == "console":
-        async with open_console(f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
+        async with open_console(migrated_sqlite_url(tmp_path / "console.db"),
                                 clock) as session:
             yield ConsoleDriver(session)
     elif platform == "slack":

@@ -38,6 +38,7 @@ from tests.standins.slack import (
     SlackStandin,
     running_slack,
 )
+from tests.template_db import fresh_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,7 @@ async def slack_world(
 ) -> AsyncIterator[SlackWorld]:
     """A running world; ``standin`` reuses a running stand-in (a restart of the bot)."""
     clock = clock or ManualClock(START)
-    db = tmp_path / db_name
+    db = fresh_sqlite(tmp_path / db_name)
     if standin is None:
         async with (
             shared_slack(clock, **standin_options) as slack,

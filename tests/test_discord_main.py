@@ -60,7 +60,8 @@ async def test_a_rejected_token_exits_2_with_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = discord.http.Route.BASE
     async with running_discord(point_discord_py=False) as sd:
-        settings = settings_for(sd, db_url(tmp_path))
+        # An empty path, not a migrated copy: nothing may create the database.
+        settings = settings_for(sd, f"sqlite+aiosqlite:///{tmp_path / 'mentorbot.db'}")
         assert await serve(settings, WRONG_TOKEN, sync_only=False) == 2
         (me,) = sd.requests_to("/users/@me")
         assert me.status == 401
