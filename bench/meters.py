@@ -13,7 +13,7 @@ import math
 import resource
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -92,6 +92,8 @@ class TimedMessenger(RecordingMessenger):
         self.target = target
         self.arrived: dict[str, float] = {}
         self.done = asyncio.Event()
+        self.on_arrival: Callable[[], None] | None = None
+        """Called after each new message (the APScheduler contender counts its lost jobs)."""
         if target <= 0:
             self.done.set()
 
@@ -102,4 +104,6 @@ class TimedMessenger(RecordingMessenger):
         self.arrived.setdefault(idempotency_key, time.time())
         if len(self.arrived) >= self.target:
             self.done.set()
+        if self.on_arrival is not None:
+            self.on_arrival()
         return delivered

@@ -175,8 +175,16 @@ async def section_throughput(dbs: dict[str, Databases], templates: dict[str, Dat
             figures.put(f"s1.{renderer}.{key}.schedule_stall_ms", r["schedule_stall_ms"])
             figures.put(f"s1.{renderer}.{key}.dispatch_stall_ms", r["dispatch_stall_ms"])
             print(f"{label:34} {r['schedule_s']:10.2f} {r['schedule_s'] / commands * 1000:7.2f} "
-                  f"{r['dispatch_s']:10.2f} {n / r['dispatch_s']:9,.0f} {total:8.2f} "
+                  f"{r['dispatch_s']:10.2f} {(n - r.get('lost', 0)) / r['dispatch_s']:9,.0f} "
+                  f"{total:8.2f} "
                   f"{r['schedule_stall_ms']:14.0f} / {r['dispatch_stall_ms']:<9.0f}")
+        for key, label, r in rows:
+            lost = r.get("lost", 0)
+            figures.put(f"s1.{renderer}.{key}.lost", lost)
+            if lost:
+                print(f"  {label.strip()} lost {lost:,} of {n:,} nudges: the job raised "
+                      f"({r.get('lost_reason', '?')}) and a date job is gone once it has run; "
+                      "its dispatch time counts only what was delivered")
         e, a, b = got["engine"], got["aps"], got["bare"]
         ratios = [
             ("aps_over_engine_total", "APScheduler / engine, overall", a["total"] / e["total"],
