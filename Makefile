@@ -10,7 +10,7 @@ run: $(STAMP)
 	$(BIN)/mentorbot $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
