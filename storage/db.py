@@ -77,7 +77,10 @@ def create_engine(settings: StorageSettings) -> AsyncEngine:
     busy_ms = round(settings.busy_timeout_seconds * 1000)
     if settings.url.startswith("sqlite"):
         engine = create_async_engine(
-            settings.url, connect_args={"timeout": settings.busy_timeout_seconds}
+            settings.url, connect_args={"timeout": settings.busy_timeout_seconds},
+            # Waiting for a pooled connection is waiting for the database too: bounded like
+            # the lock (SQLAlchemy's default is 30 s, far past a platform's 3 s deadline).
+            pool_timeout=settings.busy_timeout_seconds,
         )
 
         def pragmas(dbapi_connection: Any, _record: Any) -> None:

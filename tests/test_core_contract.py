@@ -123,6 +123,46 @@ async def test_a_locked_database_answers_busy_instead_of_hanging(tmp_path: Path)
         await store.close()
 
 
+async def test_no_free_connection_answers_busy_within_the_busy_timeout(tmp_path: Path) -> None:
+    """Every pooled connection in use (a crowd of people at once on a slow machine): the next
+    command waits for one only as long as for the lock, then answers busy, well inside a
+    platform's 3 s deadline (SQLAlchemy's own pool wait is 30 s)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crowd.db'}"
+    store = await open_store(StorageSettings(url=url, busy_timeout_seconds=0.2))
+    core = build_core(store, ManualClock(START), CommunityDefaults())
+    try:
+        await say(core, GRACE, PROFILE)
+        opened = 0
+        all_held = asyncio.Event()
+        release = asyncio.Event()
+
+        async def reader() -> None:
+            nonlocal opened
+            async with store.reading():
+                opened += 1
+                if opened == POOL_CONNECTIONS:
+                    all_held.set()
+                await release.wait()
+
+        readers = [asyncio.create_task(reader()) for _ in range(POOL_CONNECTIONS)]
+        await all_held.wait()
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        reply = await core.handle_text(ADA, "profile")
+        waited = loop.time() - began
+        release.set()
+        await asyncio.gather(*readers)
+        assert reply.refused and reply.plain_text() == BUSY
+        assert waited < 2.0
+        assert "Grace" in await say(core, ADA, "find python")  # the crowd gone, it answers
+    finally:
+        await store.close()
+
+
+#: SQLAlchemy's pool for aiosqlite: 5 connections and 10 more on demand.
+POOL_CONNECTIONS = 15
+
+
 async def test_a_command_carried_by_an_event_runs_once_whichever_instance_gets_it(
     store: Store, clock: ManualClock,
 ) -> None:

@@ -82,8 +82,11 @@ YIELD_EVERY = 100
 #: enough that a command waiting for the lock still answers within 50 ms. The number of
 #: nudges per transaction follows from how long the last ones took (see ``_next_chunk``).
 CHUNK_TARGET_SECONDS = 0.02
-#: Nudges in the first claiming transaction of a process, and the fewest in any.
+#: Nudges in the first claiming transaction of a process; later ones follow the machine.
 FIRST_CHUNK = 20
+#: The fewest nudges in a claiming transaction: on a slow machine a real reminder takes
+#: several milliseconds to render, and a floor of 20 held the lock ~90 ms per chunk.
+MIN_CHUNK = 2
 #: How far this host's clock may be ahead of the platform's: the earliest time a platform is
 #: asked to search from (``find_sent``'s ``since``) is moved back by this much, so a message it
 #: stamped a little "earlier" than our clock said is still found.
@@ -315,7 +318,7 @@ class NudgeEngine:
         if not self.store.one_writer or size < self._chunk:
             return  # a short chunk (the backlog ran out) says nothing about the speed
         wanted = size * CHUNK_TARGET_SECONDS / seconds if seconds > 0 else 2 * size
-        self._chunk = max(FIRST_CHUNK, min(int(wanted), 2 * size, self.settings.batch_size))
+        self._chunk = max(MIN_CHUNK, min(int(wanted), 2 * size, self.settings.batch_size))
 
     async def settle_unrecorded(self) -> None:
         """Record the outcomes kept since the database refused them (all in one transaction).
