@@ -125,14 +125,13 @@ class NudgeScheduler:
         """
         if not self.scheduler.running:
             return
-        wait = (due - self.engine.clock.now()).total_seconds() if due is not None else 0.0
-        if wait <= 0:
+        if due is None or due <= self.engine.clock.now():
             self.scheduler.add_job(
                 self.run, "date", run_date=datetime.now(UTC), id="wake", replace_existing=True,
                 **ALARM,
             )
             return
-        ring_at = datetime.now(UTC) + timedelta(seconds=min(wait, self.sweep_seconds))
+        ring_at = self._ring_time(due)
         alarm = self.scheduler.get_job("next")
         if alarm is None or alarm.next_run_time is None or alarm.next_run_time > ring_at:
             self._ring(ring_at)
@@ -186,9 +185,14 @@ class NudgeScheduler:
         due = await self.engine.next_due()
         if due is None or not self.scheduler.running:
             return
-        # The engine's clock may run ahead of the wall clock (console /time); wait in wall time.
+        self._ring(self._ring_time(due, min_delay))
+
+    def _ring_time(self, due: datetime, min_delay: float = 0.0) -> datetime:
+        """When, in wall time, to run for something ``due`` on the engine's clock: that clock
+        may run ahead of the wall clock (console /time), and the alarm is never further away
+        than a sweep."""
         delay = max((due - self.engine.clock.now()).total_seconds(), min_delay)
-        self._ring(datetime.now(UTC) + timedelta(seconds=min(delay, self.sweep_seconds)))
+        return datetime.now(UTC) + timedelta(seconds=min(delay, self.sweep_seconds))
 
     def _ring(self, at: datetime) -> None:
         """Set the alarm (one date job, replaced) to run the engine at ``at``, wall time."""
