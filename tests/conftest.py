@@ -23,6 +23,7 @@ from bot.config import CommunityDefaults, StorageSettings
 from bot.core import Mentorbot
 from bot.repositories import Store
 from tests.template_db import build_template, migrated_sqlite_url
+from tests.template_db import sqlite_url as sqlite_url_of
 
 #: A Monday at noon UTC: tests read more easily with a fixed, known "now".
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -42,7 +43,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """An empty SQLite file: for tests of migrations and of what start-up does to it."""
-    return f"sqlite+aiosqlite:///{tmp_path / 'mentorbot.db'}"
+    return sqlite_url_of(tmp_path / "mentorbot.db")
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from adapters.discord.main import serve, settings_problem, token_problem
 from bot.config import DiscordSettings
 from tests.discord_harness import SAFETY, QuickBot, db_url, settings_for
 from tests.standins.discord import GUILD_ID, TOKEN, running_discord
+from tests.template_db import sqlite_url
 
 WRONG_TOKEN = "MTE4NzQwMDAwMDAwMDAwMDAwMQ.GwrOng.this-token-was-reset-long-ago-000"
 
@@ -61,7 +62,7 @@ async def test_a_rejected_token_exits_2_with_one_line(
     base = discord.http.Route.BASE
     async with running_discord(point_discord_py=False) as sd:
         # An empty path, not a migrated copy: nothing may create the database.
-        settings = settings_for(sd, f"sqlite+aiosqlite:///{tmp_path / 'mentorbot.db'}")
+        settings = settings_for(sd, sqlite_url(tmp_path / "mentorbot.db"))
         assert await serve(settings, WRONG_TOKEN, sync_only=False) == 2
         (me,) = sd.requests_to("/users/@me")
         assert me.status == 401
